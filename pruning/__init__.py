@@ -1,0 +1,1 @@
+"""Pruning methods and their measurements. Works without Ray or MLflow (usable from a notebook)."""

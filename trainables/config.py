@@ -1,0 +1,155 @@
+"""Frozen configuration dataclasses, their canonical form, hash and flattened (dotted) view."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data set and how much of it a run uses (None = all).
+
+    Where the files live is not part of it (see ``trainables.data.load_splits``), so moving the
+    data directory does not invalidate dense caches."""
+
+    name: str = "cifar10"
+    train_size: int | None = None
+    val_size: int | None = None
+    test_size: int | None = None
+    augment: bool = True
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A registered model and its width multiplier."""
+
+    name: str = "resnet18"
+    width: float = 1.0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """An SGD + cosine training recipe with early stopping on validation accuracy.
+
+    ``patience`` = 0 disables early stopping (the full schedule runs)."""
+
+    epochs: int = 200
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    label_smoothing: float = 0.0
+    patience: int = 0
+    eval_batch_size: int = 512
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """How latency is timed: warm-up calls, timed repeats, and the throughput batch size."""
+
+    warmup: int = 3
+    repeats: int = 20
+    throughput_batch: int = 64
+
+
+@dataclass(frozen=True)
+class DenseConfig:
+    """Everything that determines a dense baseline; its hash names the dense cache entry."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    recipe: Recipe = field(default_factory=Recipe)
+    seed: int = 0
+    rewind_epoch: int = 1
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """One stage-2 trial: a (method, sparsity, seed) cell on top of a dense baseline."""
+
+    dense: DenseConfig = field(default_factory=DenseConfig)
+    method: str = "magnitude"
+    sparsity: float = 0.5
+    finetune: Recipe = field(default_factory=lambda: Recipe(epochs=100, lr=0.01, patience=10))
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+
+    @property
+    def seed(self) -> int:
+        return self.dense.seed
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Nested plain-dict form of a config dataclass (fields in declaration order)."""
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Rebuild a (nested) config dataclass from ``to_dict`` output; unknown keys are an error."""
+    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown field(s) {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        sub = _dataclass_type(cls, name)
+        kwargs[name] = from_dict(sub, value) if sub is not None and isinstance(value, dict) else value
+    return cls(**kwargs)
+
+
+def _dataclass_type(cls: type, name: str) -> type | None:
+    default = next(f for f in fields(cls) if f.name == name)
+    if default.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        value = default.default_factory()  # type: ignore[misc]
+        return type(value) if is_dataclass(value) else None
+    return None
+
+
+def canonical(cfg: Any) -> str:
+    """Canonical string: JSON of the nested config, fields in declaration order, no spaces.
+
+    Field order is part of the format, so reordering fields changes every hash (a test pins one).
+    """
+    return json.dumps(to_dict(cfg), separators=(",", ":"), sort_keys=False)
+
+
+def config_hash(cfg: Any, length: int = 12) -> str:
+    """Short SHA-256 of the canonical string: names dense caches and tags MLflow runs."""
+    return hashlib.sha256(canonical(cfg).encode()).hexdigest()[:length]
+
+
+def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted-key view of a config (``finetune.lr``, ``dense.recipe.epochs``) for MLflow params."""
+    data = to_dict(cfg) if is_dataclass(cfg) else cfg
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def replace_dotted(cfg: T, overrides: dict[str, Any]) -> T:
+    """Return ``cfg`` with dotted-key overrides applied (``{"finetune.lr": 0.05}``)."""
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            nested[head] = value
+    changes: dict[str, Any] = {}
+    names = {f.name for f in fields(cfg)}  # type: ignore[arg-type]
+    for head, value in nested.items():
+        if head not in names:
+            raise ValueError(f"unknown config key {head!r} in {type(cfg).__name__}")
+        current = getattr(cfg, head)
+        changes[head] = replace_dotted(current, value) if isinstance(value, dict) else value
+    return dataclasses.replace(cfg, **changes)  # type: ignore[type-var]
