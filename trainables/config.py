@@ -98,7 +98,8 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         sub = _dataclass_type(cls, name)
-        kwargs[name] = from_dict(sub, value) if sub is not None and isinstance(value, dict) else value
+        nested = sub is not None and isinstance(value, dict)
+        kwargs[name] = from_dict(sub, value) if nested else value
     return cls(**kwargs)
 
 

@@ -1,0 +1,1 @@
+"""The prune-sweep command line and sweep orchestration."""

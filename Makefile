@@ -1,0 +1,39 @@
+# Everything a fresh machine needs: `make sweep` (the main job) and `make test`.
+# uv resolves torch and torchvision from PyPI as a matching pair (pip on some machines prefers a
+# local CPU-only torch that PyPI's torchvision cannot import with).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+RUNS ?= runs
+SWEEP ?= smoke-$(shell date +%Y%m%d-%H%M%S)
+
+.PHONY: setup sweep test test-quick lint clean-runs
+
+setup: $(VENV)/.installed
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --index-url https://pypi.org/simple uv
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --python 3.11
+	$(VENV)/bin/python -c "import torch, torchvision, ray, mlflow, optuna, torch_pruning; \
+	  print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'ray', ray.__version__)"
+	touch $@
+
+sweep: setup
+	$(VENV)/bin/prune-sweep run --space smoke --dataset synthetic --name $(SWEEP) --runs-dir $(RUNS)
+	$(VENV)/bin/prune-sweep analyze $(SWEEP) --runs-dir $(RUNS)
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+test-quick: setup
+	$(VENV)/bin/pytest -q -m "not e2e"
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean-runs:
+	rm -rf $(RUNS)

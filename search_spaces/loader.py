@@ -1,0 +1,197 @@
+"""Load a sweep by name or from a YAML file, and validate it before anything starts."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from search_spaces.named import SPACES
+from search_spaces.spec import SweepSpec, method_recipes
+
+
+class SpaceError(ValueError):
+    """A space that cannot be used; the message is one line naming the offending key."""
+
+
+def space_names() -> list[str]:
+    """Names of the built-in spaces."""
+    return SPACES.names()
+
+
+def load(name_or_path: str) -> SweepSpec:
+    """A built-in space by name, or a YAML space file (``extends`` inherits from either)."""
+    return _load(name_or_path, seen=())
+
+
+def _load(ref: str, seen: tuple[str, ...]) -> SweepSpec:
+    if ref in SPACES:
+        return SPACES.get(ref)()
+    path = Path(ref)
+    if not (ref.endswith((".yaml", ".yml")) or path.exists()):
+        known = ", ".join(SPACES.names())
+        raise SpaceError(f"unknown space {ref!r} (known: {known}; or pass a .yaml file)")
+    if not path.is_file():
+        raise SpaceError(f"space file {ref} does not exist")
+    key = str(path.resolve())
+    if key in seen:
+        raise SpaceError(f"space file {ref}: 'extends' forms a cycle")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
+        raise SpaceError(f"space file {ref}: not valid YAML ({first})") from None
+    if not isinstance(raw, dict):
+        raise SpaceError(f"space file {ref}: expected a mapping of keys at the top level")
+    parent_ref = raw.pop("extends", None)
+    if parent_ref is None:
+        base = SweepSpec(name=str(raw.get("name", path.stem)))
+    else:
+        if not isinstance(parent_ref, str):
+            raise SpaceError(f"space file {ref}: 'extends' must be a space name or a file path")
+        parent_path = path.parent / parent_ref
+        if parent_ref not in SPACES and parent_path.exists():
+            parent_ref = str(parent_path)
+        try:
+            base = _load(parent_ref, seen + (key,))
+        except SpaceError as exc:
+            raise SpaceError(f"space file {ref}: extends: {exc}") from None
+    raw.setdefault("name", path.stem)
+    try:
+        return apply_mapping(base, raw)
+    except SpaceError as exc:
+        raise SpaceError(f"space file {ref}: {exc}") from None
+
+
+def apply_mapping(base: SweepSpec, raw: dict[str, Any]) -> SweepSpec:
+    """Overlay a plain mapping (as read from YAML) onto ``base``, type-checking every key."""
+    changes: dict[str, Any] = {}
+    hints = typing.get_type_hints(SweepSpec)
+    for key, value in raw.items():
+        if key not in hints:
+            known = ", ".join(["extends", *sorted(hints)])
+            raise SpaceError(f"unknown key {key!r} (known: {known})")
+        if key == "method_recipes":
+            changes[key] = _method_recipes(value, base)
+        elif dataclasses.is_dataclass(hints[key]):
+            changes[key] = _overlay(getattr(base, key), value, key)
+        else:
+            changes[key] = _coerce(value, hints[key], key)
+    return dataclasses.replace(base, **changes)
+
+
+def _method_recipes(value: Any, base: SweepSpec) -> tuple:
+    if not isinstance(value, dict):
+        raise SpaceError("method_recipes: expected a mapping of method -> {recipe field: value}")
+    merged = {m: dict(kv) for m, kv in base.method_recipes}
+    for method, overrides in value.items():
+        recipe = _overlay(base.finetune, overrides, f"method_recipes.{method}")
+        merged[str(method)] = {
+            k: getattr(recipe, k) for k in (overrides or {})
+        }
+    return method_recipes(merged)
+
+
+def _overlay(obj: Any, value: Any, where: str) -> Any:
+    if not isinstance(value, dict):
+        raise SpaceError(f"{where}: expected a mapping, got {type(value).__name__}")
+    hints = typing.get_type_hints(type(obj))
+    changes = {}
+    for key, sub in value.items():
+        if key not in hints:
+            raise SpaceError(f"unknown key '{where}.{key}' (known: {', '.join(hints)})")
+        changes[key] = _coerce(sub, hints[key], f"{where}.{key}")
+    return dataclasses.replace(obj, **changes)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Check ``value`` against a simple type hint; ints are accepted where floats are."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise SpaceError(f"{where}: expected a list, got {type(value).__name__}")
+        return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SpaceError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpaceError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise SpaceError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise SpaceError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise SpaceError(f"{where}: unsupported value {value!r}")
+
+
+def validate(spec: SweepSpec, known_methods: Iterable[str], known_datasets: Iterable[str]) -> None:
+    """Raise SpaceError (one line, naming the key) for anything a sweep cannot run with."""
+    known_m, known_d = sorted(known_methods), sorted(known_datasets)
+    if not spec.methods:
+        raise SpaceError("methods: at least one method is needed")
+    for m in (*spec.methods, *(m for m, _ in spec.method_recipes)):
+        if m not in known_m:
+            raise SpaceError(f"methods: unknown method {m!r} (known: {', '.join(known_m)})")
+    if not spec.sparsities:
+        raise SpaceError("sparsities: at least one sparsity is needed")
+    for s in spec.sparsities:
+        if not (math.isfinite(s) and 0.0 < s < 1.0):
+            raise SpaceError(f"sparsities: {s!r} is outside (0, 1)")
+    if len(set(spec.sparsities)) != len(spec.sparsities):
+        raise SpaceError("sparsities: duplicate values")
+    if not spec.seeds:
+        raise SpaceError("seeds: at least one seed is needed")
+    for seed in spec.seeds:
+        if seed < 0 or seed >= 2**31:
+            raise SpaceError(f"seeds: {seed} is not in [0, 2^31)")
+    if len(set(spec.seeds)) != len(spec.seeds):
+        raise SpaceError("seeds: duplicate values")
+    if spec.data.name not in known_d:
+        raise SpaceError(
+            f"data.name: unknown dataset {spec.data.name!r} (known: {', '.join(known_d)})"
+        )
+    if spec.model.width <= 0:
+        raise SpaceError("model.width: must be positive")
+    for key in ("train_size", "val_size", "test_size"):
+        size = getattr(spec.data, key)
+        if size is not None and size <= 0:
+            raise SpaceError(f"data.{key}: must be a positive integer")
+    for where, recipe in [("dense", spec.dense), ("finetune", spec.finetune)] + [
+        (f"method_recipes.{m}", spec.finetune_for(m)) for m, _ in spec.method_recipes
+    ]:
+        _check_recipe(where, recipe)
+    if not 0 <= spec.rewind_epoch <= spec.dense.epochs:
+        raise SpaceError(f"rewind_epoch: must be within 0..dense.epochs ({spec.dense.epochs})")
+
+
+def _check_recipe(where: str, recipe: Any) -> None:
+    if recipe.epochs < 1:
+        raise SpaceError(f"{where}.epochs: must be at least 1")
+    if not recipe.lr > 0:
+        raise SpaceError(f"{where}.lr: must be positive")
+    if recipe.batch_size < 1 or recipe.eval_batch_size < 1:
+        raise SpaceError(f"{where}.batch_size: must be at least 1")
+    if recipe.weight_decay < 0 or not 0 <= recipe.momentum < 1:
+        raise SpaceError(f"{where}: weight_decay must be >= 0 and momentum in [0, 1)")
+    if not 0 <= recipe.label_smoothing < 1:
+        raise SpaceError(f"{where}.label_smoothing: must be in [0, 1)")
+    if recipe.patience < 0:
+        raise SpaceError(f"{where}.patience: must be >= 0 (0 disables early stopping)")

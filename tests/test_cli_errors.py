@@ -1,0 +1,89 @@
+"""Bad input: one clear line on stderr, exit 2, nothing started, nothing recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli
+from tune_app.cli import main
+
+SMOKE = ["run", "--space", "smoke", "--dataset", "synthetic"]
+
+
+def _bad_space(tmp: Path) -> str:
+    path = tmp / "bad.yaml"
+    path.write_text("extends: smoke\nsparsities: [0.5, 2]\n")
+    return str(path)
+
+
+CASES = [
+    (["run", "--space", "nope"], "unknown space 'nope'"),
+    ([*SMOKE, "--methods", "magnitude,bogus"], "unknown method 'bogus'"),
+    ([*SMOKE, "--methods", "magnitude,,lottery"], "empty item"),
+    (["run", "--space", "smoke", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    ([*SMOKE, "--sparsities", "0.5,1.5"], "outside (0, 1)"),
+    ([*SMOKE, "--sparsities", "0"], "outside (0, 1)"),
+    ([*SMOKE, "--sparsities", "half"], "'half' is not a number"),
+    ([*SMOKE, "--sparsities", "0.5,0.5"], "duplicate"),
+    ([*SMOKE, "--seeds", "x"], "'x' is not an integer"),
+    ([*SMOKE, "--seeds", "-3"], "seeds"),
+    ([*SMOKE, "--name", "bad name!"], "--name"),
+    ([*SMOKE, "--cpus-per-trial", "0"], "--cpus-per-trial"),
+    ([*SMOKE, "--max-concurrent", "0"], "--max-concurrent"),
+    ([*SMOKE, "--max-failures", "-1"], "--max-failures"),
+    ([*SMOKE, "--bogus-flag"], "unrecognized arguments"),
+    (["frobnicate"], "invalid choice"),
+    ([*SMOKE, "--mlflow-uri", "./mlruns"], "unsupported MLflow URI"),
+    ([*SMOKE, "--mlflow-uri", "http://127.0.0.1:9/"], "unreachable"),
+    (["run", "--space", "{bad_space}"], "sparsities: 2.0 is outside"),
+    (["run", "--space", "missing.yaml"], "does not exist"),
+    (["run", "--space", "smoke", "--dataset", "cifar10", "--no-download"], "CIFAR-10"),
+    (["spaces", "--show", "nope"], "unknown space"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), CASES, ids=[" ".join(c[0][-2:]) for c in CASES])
+def test_bad_input_exits_2_with_one_line(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    runs = tmp_path / "runs"
+    argv = [a.replace("{bad_space}", _bad_space(tmp_path)) for a in argv]
+    if argv[0] == "run":
+        argv = [*argv, "--runs-dir", str(runs)]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("prune-sweep: error: ")
+    assert message in lines[0]
+    assert not (runs / "mlflow.db").exists()
+    assert not (runs / "storage" / "tune").exists()
+
+
+def test_unwritable_runs_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main([*SMOKE, "--runs-dir", str(blocker / "runs")]) == 2
+    assert "cannot write to" in capsys.readouterr().err
+
+
+def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
+    proc = cli(*SMOKE, "--sparsities", "7", "--runs-dir", str(tmp_path / "runs"), timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "prune-sweep: error: --sparsities: 7.0 is outside (0, 1)"
+
+
+def test_dry_run_prints_trial_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = tmp_path / "runs"
+    code = main([*SMOKE, "--dry-run", "--seeds", "0,1", "--runs-dir", str(runs)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "12 trial(s)" in out and "2 dense baseline(s)" in out
+    assert out.count("structured") == 4
+    assert not runs.exists()

@@ -1,0 +1,126 @@
+"""End to end: the real CLI, a real local Ray, a real sqlite MLflow store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from mlflow import MlflowClient
+
+from pruning.measure import count_prunable, measured_sparsity
+from pruning.storage import load_compact
+from tests.conftest import cli
+from trainables.models import build_model
+
+pytestmark = pytest.mark.e2e
+
+FINAL_METRICS = [
+    "test_acc", "sparsity", "params_nonzero", "macs", "latency_ms_b1", "speedup_b1",
+    "throughput", "size_bytes_dense", "size_bytes_compact", "compression_ratio", "best_epoch",
+    "stopped_epoch", "theoretical_speedup",
+]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict:
+    runs = tmp_path_factory.mktemp("runs")
+    proc = cli(
+        "run", "--space", "smoke", "--dataset", "synthetic",
+        "--methods", "magnitude,structured,lottery", "--sparsities", "0.5,0.9", "--seeds", "0",
+        "--name", "e2e", "--runs-dir", str(runs), "--data-dir", str(data_dir), timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    client = MlflowClient(tracking_uri=f"sqlite:///{runs / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("e2e")
+    runs_list = client.search_runs([exp.experiment_id], max_results=1000)
+    return {"runs_dir": runs, "proc": proc, "client": client, "exp": exp, "runs": runs_list}
+
+
+def _role(runs: list, role: str) -> list:
+    return [r for r in runs if r.data.tags.get("role") == role]
+
+
+def test_one_dense_and_six_trial_runs_all_finished(sweep: dict) -> None:
+    dense, trials = _role(sweep["runs"], "dense"), _role(sweep["runs"], "trial")
+    assert len(dense) == 1 and len(trials) == 6
+    assert {r.info.status for r in dense + trials} == {"FINISHED"}
+    cells = {(r.data.tags["method"], r.data.tags["sparsity"], r.data.tags["seed"]) for r in trials}
+    assert cells == {(m, s, "0") for m in ("magnitude", "structured", "lottery")
+                     for s in ("0.5", "0.9")}
+    parent = _role(sweep["runs"], "sweep")
+    assert len(parent) == 1 and parent[0].info.status == "FINISHED"
+    assert all(r.data.tags["mlflow.parentRunId"] == parent[0].info.run_id for r in dense + trials)
+    # Learnable synthetic data: the dense baseline is far above chance (10%).
+    assert dense[0].data.metrics["test_acc"] > 0.3
+
+
+def test_trial_records_are_complete_and_measured(sweep: dict) -> None:
+    client: MlflowClient = sweep["client"]
+    dense_params = _role(sweep["runs"], "dense")[0].data.metrics["params_total"]
+    for run in _role(sweep["runs"], "trial"):
+        m, tags = run.data.metrics, run.data.tags
+        missing = [k for k in FINAL_METRICS if k not in m]
+        assert not missing, (tags["method"], missing)
+        for key in ("trial_id", "config_hash", "git_sha", "sweep"):
+            assert tags.get(key), key
+        target = float(tags["sparsity"])
+        assert abs(m["sparsity"] - target) <= 0.005, (tags["method"], m["sparsity"], target)
+        assert 0.0 <= m["test_acc"] <= 1.0
+        assert m["compression_ratio"] > 1.0
+        assert run.data.params["finetune.epochs"] == "2"
+        steps = [h.step for h in client.get_metric_history(run.info.run_id, "train_loss")]
+        assert sorted(steps) == sorted(set(steps)) == list(range(1, len(steps) + 1))
+        names = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"config.json", "metrics.json", "model"} <= names
+        if tags["method"] == "structured":
+            # Channels physically removed: a smaller dense network with fewer MACs.
+            assert m["macs"] < m["macs_dense"]
+            assert m["params_total"] < dense_params
+        else:
+            assert m["params_total"] == dense_params
+
+
+def test_compact_model_artifact_loads_with_measured_sparsity(sweep: dict, tmp_path: Path) -> None:
+    client: MlflowClient = sweep["client"]
+    for run in _role(sweep["runs"], "trial"):
+        local = Path(client.download_artifacts(run.info.run_id, "model", str(tmp_path)))
+        meta = json.loads((local / "loader.json").read_text())
+
+        def fresh(meta: dict = meta) -> torch.nn.Module:
+            return build_model(meta["model"], meta["num_classes"], meta["width"],
+                               meta["in_channels"])
+
+        model = load_compact(local / meta["file"], fresh)
+        sparsity = measured_sparsity(model, count_prunable(fresh()))
+        assert abs(sparsity - run.data.metrics["sparsity"]) < 1e-9
+        assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_second_sweep_reuses_dense_checkpoint(sweep: dict, data_dir: Path) -> None:
+    runs = sweep["runs_dir"]
+    proc = cli(
+        "run", "--space", "smoke", "--dataset", "synthetic", "--methods", "magnitude",
+        "--sparsities", "0.7", "--seeds", "0", "--name", "e2e-again", "--runs-dir", str(runs),
+        "--data-dir", str(data_dir), timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "reusing cached baseline" in proc.stdout
+    assert len([p for p in (runs / "storage" / "dense").iterdir() if p.is_dir()]) == 1
+    client: MlflowClient = sweep["client"]
+    exp = client.get_experiment_by_name("e2e-again")
+    runs_list = client.search_runs([exp.experiment_id])
+    dense = _role(runs_list, "dense")
+    assert len(dense) == 1 and dense[0].data.tags["dense_cache_hit"] == "true"
+    assert dense[0].data.metrics["test_acc"] == _role(sweep["runs"], "dense")[0].data.metrics[
+        "test_acc"]
+    trials = _role(runs_list, "trial")
+    assert len(trials) == 1 and trials[0].info.status == "FINISHED"
+
+
+def test_rerunning_a_finished_sweep_name_is_refused(sweep: dict, data_dir: Path) -> None:
+    proc = cli("run", "--space", "smoke", "--dataset", "synthetic", "--name", "e2e",
+               "--runs-dir", str(sweep["runs_dir"]), "--data-dir", str(data_dir), timeout=300)
+    assert proc.returncode == 2
+    assert "already has runs" in proc.stderr and "Traceback" not in proc.stderr

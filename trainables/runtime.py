@@ -1,0 +1,39 @@
+"""Where a sweep runs and records: passed to trainables beside (not inside) the hashed config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Paths and tracking coordinates shared by every trial of a sweep.
+
+    Kept out of the trial config so that moving the runs directory or switching tracking servers
+    never changes a config hash (and so never invalidates a dense cache)."""
+
+    sweep: str
+    runs_dir: str
+    storage_dir: str
+    data_dir: str
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str | None = None
+    git_sha: str = "unknown"
+    download: bool = True
+
+    @property
+    def dense_root(self) -> Path:
+        """Shared dense-baseline cache: ``<storage>/dense/<config hash>/``."""
+        return Path(self.storage_dir) / "dense"
+
+
+def node_id() -> str:
+    """The Ray node this process runs on ("local" outside Ray), tagged on every run."""
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id() or "local"
+    except Exception:  # noqa: BLE001 - outside a Ray worker there is no node id
+        return "local"

@@ -1,0 +1,181 @@
+"""``prune-sweep``: run, status, analyze, ui, spaces. User errors: one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+
+from tune_app.errors import UserError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad flags in one line (and exit 2) instead of usage + error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{message} (see {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, one subparser per command."""
+    p = _Parser(prog="prune-sweep", description="Ray Tune sweeps comparing pruning methods, "
+                "recorded in MLflow.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a sweep (dense baselines, then pruning trials)")
+    run.add_argument("--space", default="smoke", help="named space or a YAML file (default smoke)")
+    run.add_argument("--name", help="sweep name (default: <space>-<timestamp>)")
+    run.add_argument("--dataset", help="cifar10, fashion_mnist or synthetic (overrides the space)")
+    run.add_argument("--data-dir", help="data directory (default <runs dir>/data)")
+    run.add_argument("--methods", help="comma-separated pruning methods, e.g. magnitude,lottery")
+    run.add_argument("--sparsities", help="comma-separated sparsities in (0, 1), e.g. 0.5,0.9")
+    run.add_argument("--seeds", help="comma-separated non-negative integer seeds, e.g. 0,1")
+    _common(run)
+    run.add_argument("--storage", help="shared storage for checkpoints and the dense cache "
+                     "(default <runs dir>/storage)")
+    run.add_argument("--address", help="existing Ray cluster (auto, HOST:PORT or ray://...)")
+    run.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial (default 1)")
+    run.add_argument("--gpus-per-trial", type=float, default=None,
+                     help="GPUs per trial, fractions allowed (default 1 if the cluster has GPUs)")
+    run.add_argument("--max-concurrent", type=int, default=None, help="cap on parallel trials")
+    run.add_argument("--max-failures", type=int, default=2,
+                     help="retries per trial from its last checkpoint (default 2)")
+    run.add_argument("--no-download", action="store_true", help="never download data sets")
+    run.add_argument("--dry-run", action="store_true", help="print the trial table, run nothing")
+
+    resume = sub.add_parser("resume", help="continue an interrupted sweep (finished trials are "
+                            "kept, the rest continue from their checkpoints)")
+    resume.add_argument("sweep")
+    _common(resume)
+    resume.add_argument("--address", help="Ray cluster to resume on (default: as recorded)")
+    resume.add_argument("--max-failures", type=int, default=None,
+                        help="retries per trial (default: as recorded)")
+
+    status = sub.add_parser("status", help="progress of a sweep, from MLflow")
+    status.add_argument("sweep")
+    _common(status)
+
+    analyze = sub.add_parser("analyze", help="tables, plots and a report from a sweep's runs")
+    analyze.add_argument("sweep")
+    analyze.add_argument("--out", help="output directory (default <runs dir>/reports/<sweep>)")
+    analyze.add_argument("--compare", nargs="*", default=[], help="other sweeps to compare")
+    _common(analyze)
+
+    ui = sub.add_parser("ui", help="MLflow UI for the runs directory, on 127.0.0.1")
+    _common(ui)
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=5000)
+
+    spaces = sub.add_parser("spaces", help="list the named search spaces")
+    spaces.add_argument("--show", metavar="NAME", help="print one space fully resolved")
+    return p
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs-dir", help="where everything is written (default ./runs or "
+                   "$PRUNE_SWEEP_HOME)")
+    p.add_argument("--mlflow-uri", help="MLflow tracking URI (default "
+                   "$MLFLOW_TRACKING_URI, else sqlite:///<runs dir>/mlflow.db)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "run":
+            from tune_app.run_command import run_command
+
+            return run_command(args)
+        if args.command == "resume":
+            from tune_app.execute import resume_sweep
+            from tune_app.paths import layout
+
+            return resume_sweep(check_name(args.sweep), layout(args.runs_dir), args)
+        if args.command == "status":
+            from tune_app.status_command import status_command
+
+            return status_command(args)
+        if args.command == "analyze":
+            from tune_app.status_command import analyze_command
+
+            return analyze_command(args)
+        if args.command == "ui":
+            return _ui(args)
+        return _spaces(args)
+    except UserError as exc:
+        print(f"prune-sweep: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        print("prune-sweep: interrupted", file=sys.stderr, flush=True)
+        return 130
+
+
+def parse_list(text: str | None, kind: type, flag: str) -> tuple | None:
+    """Parse ``a,b,c`` for a list flag, one clear error per bad item."""
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise UserError(f"{flag}: empty item in {text!r}")
+    out = []
+    for item in items:
+        try:
+            out.append(kind(item))
+        except ValueError:
+            what = {float: "a number", int: "an integer"}.get(kind, kind.__name__)
+            raise UserError(f"{flag}: {item!r} is not {what}") from None
+    if len(set(out)) != len(out):
+        raise UserError(f"{flag}: duplicate values in {text!r}")
+    return tuple(out)
+
+
+def check_name(name: str) -> str:
+    """Sweep names become experiment names and directory names: keep them plain."""
+    if not _NAME.match(name):
+        raise UserError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (max 100)")
+    return name
+
+
+def default_name(space: str) -> str:
+    """``<space>-<timestamp>`` (a file space contributes its file stem)."""
+    stem = os.path.splitext(os.path.basename(space))[0]
+    return f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from tune_app.paths import layout
+    from tune_app.tracking import resolve_tracking_uri
+
+    paths = layout(args.runs_dir, create=True)
+    uri = resolve_tracking_uri(args.mlflow_uri, paths.runs_dir)
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+           "--host", args.host, "--port", str(args.port)]
+    if uri.startswith("sqlite:"):
+        cmd += ["--default-artifact-root", (paths.runs_dir / "mlartifacts").as_uri()]
+    print(f"MLflow UI for {uri} at http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    os.execv(sys.executable, cmd)
+    return 0  # not reached
+
+
+def _spaces(args: argparse.Namespace) -> int:
+    import search_spaces
+    from search_spaces.loader import SpaceError
+
+    if args.show:
+        try:
+            print(search_spaces.load(args.show).describe())
+        except SpaceError as exc:
+            raise UserError(str(exc)) from None
+        return 0
+    print(f"{'space':8} {'methods':>7} {'sparsities':>10} {'seeds':>5} {'trials':>6} "
+          f"{'dense':>5}  description")
+    for name in search_spaces.space_names():
+        s = search_spaces.load(name)
+        print(f"{name:8} {len(s.methods):7} {len(s.sparsities):10} {len(s.seeds):5} "
+              f"{len(s.cells()):6} {len(s.seeds):5}  {s.description}")
+    return 0

@@ -1,0 +1,53 @@
+"""Connecting to Ray: an in-process local cluster by default, or an existing one (--address)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from tune_app.errors import UserError
+
+
+def connect(address: str | None, num_cpus: int | None = None) -> dict[str, float]:
+    """Start or join Ray and return the cluster's total resources."""
+    import ray
+
+    if ray.is_initialized():
+        return dict(ray.cluster_resources())
+    # Trials log to MLflow and our progress lines; worker stdout would only repeat them.
+    kwargs: dict = {"include_dashboard": False, "log_to_driver": False,
+                    "logging_level": logging.WARNING, "configure_logging": True}
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    try:
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(address="local", num_cpus=num_cpus, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = address or "a local Ray instance"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot connect to Ray at {where}: {first}") from None
+    return dict(ray.cluster_resources())
+
+
+def shutdown() -> None:
+    """Stop the local Ray instance this process started (a no-op for remote clusters' nodes)."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+def trial_resources(cluster: dict[str, float], cpus: float, gpus: float | None) -> dict[str, float]:
+    """Per-trial resources; GPUs default to one per trial when the cluster has any."""
+    if gpus is None:
+        gpus = 1.0 if cluster.get("GPU", 0) > 0 else 0.0
+    if cpus > cluster.get("CPU", 0):
+        raise UserError(
+            f"--cpus-per-trial {cpus:g} exceeds the cluster's {cluster.get('CPU', 0):g} CPUs"
+        )
+    if gpus > 0 and cluster.get("GPU", 0) <= 0:
+        raise UserError(f"--gpus-per-trial {gpus:g} asked for, but the cluster has no GPUs")
+    return {"cpu": cpus, "gpu": gpus}

@@ -1,0 +1,151 @@
+"""Run or resume a validated sweep: MLflow experiment and parent run, Ray, both stages, summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from mlflow import MlflowClient
+from mlflow.entities import Param
+
+from search_spaces.loader import SpaceError, apply_mapping
+from search_spaces.spec import SweepSpec
+from trainables.config import flatten
+from trainables.runtime import Runtime
+from tune_app import cluster
+from tune_app.errors import UserError
+from tune_app.paths import RunsLayout, git_sha
+from tune_app.sweep import (
+    Resources,
+    finish_parent,
+    format_table,
+    run_dense_stage,
+    run_trial_stage,
+    spec_hash,
+    summarize_results,
+)
+from tune_app.tracking import (
+    artifact_root,
+    check_reachable,
+    count_runs,
+    existing_trial_runs,
+    find_experiment,
+    get_or_create_experiment,
+    open_parent_run,
+)
+
+
+def execute_sweep(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.Namespace) -> int:
+    """Both stages of a new sweep; returns 0 when every trial finished, else 1."""
+    from tune_app.run_command import write_sweep_record
+
+    client = MlflowClient(tracking_uri=uri)
+    existing = find_experiment(client, spec.name)
+    if existing is not None and existing_trial_runs(client, existing):
+        raise UserError(
+            f"sweep {spec.name!r} already has runs in {uri}; continue it with "
+            f"`prune-sweep resume {spec.name}` or pick another --name"
+        )
+    total = cluster.connect(args.address)
+    res = Resources(cluster.trial_resources(total, args.cpus_per_trial, args.gpus_per_trial),
+                    args.max_concurrent, args.max_failures)
+    experiment_id = get_or_create_experiment(client, spec.name, artifact_root(uri, paths.runs_dir))
+    sha = git_sha()
+    parent = open_parent_run(client, experiment_id, spec.name,
+                             {"space": args.space, "spec_hash": spec_hash(spec), "git_sha": sha})
+    _log_params(client, parent, flatten(spec.to_dict()))
+    runtime = Runtime(
+        sweep=spec.name, runs_dir=str(paths.runs_dir), storage_dir=str(paths.storage_dir),
+        data_dir=str(paths.data_dir), tracking_uri=uri, experiment_id=experiment_id,
+        parent_run_id=parent, git_sha=sha, download=not args.no_download,
+    )
+    write_sweep_record(paths, spec, {
+        "tracking_uri": uri, "storage": str(paths.storage_dir), "data_dir": str(paths.data_dir),
+        "address": args.address, "resources": res.per_trial, "max_concurrent": res.max_concurrent,
+        "max_failures": res.max_failures, "download": not args.no_download,
+    })
+    _print_setup(runtime, total, res)
+    return _run_stages(spec, runtime, res, client, paths, resume=False)
+
+
+def resume_sweep(name: str, paths: RunsLayout, args: argparse.Namespace) -> int:
+    """Continue an interrupted sweep from its record, checkpoints and MLflow runs."""
+    path = paths.sweep_file(name)
+    if not path.is_file():
+        known = sorted(p.stem for p in paths.sweeps_dir.glob("*.json"))
+        raise UserError(f"no sweep named {name!r} in {paths.runs_dir} "
+                        f"(known: {', '.join(known) or 'none'})")
+    record = json.loads(path.read_text())
+    try:
+        spec = apply_mapping(SweepSpec(name=name), record["spec"])
+    except (SpaceError, KeyError) as exc:
+        raise UserError(f"sweep record {path} is unusable: {exc}") from None
+    uri = args.mlflow_uri or record["tracking_uri"]
+    check_reachable(uri)
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = find_experiment(client, name)
+    if experiment_id is None:
+        raise UserError(f"sweep {name!r} has no MLflow experiment at {uri}")
+    total = cluster.connect(args.address or record.get("address"))
+    res = Resources(record["resources"], record.get("max_concurrent"),
+                    args.max_failures if args.max_failures is not None
+                    else record.get("max_failures", 2))
+    before = count_runs(client, experiment_id, "trial", "FINISHED")
+    parent = open_parent_run(client, experiment_id, name, {})
+    runtime = Runtime(
+        sweep=name, runs_dir=str(paths.runs_dir), storage_dir=record["storage"],
+        data_dir=record["data_dir"], tracking_uri=uri, experiment_id=experiment_id,
+        parent_run_id=parent, git_sha=git_sha(), download=record.get("download", True),
+    )
+    print(f"resuming sweep {name}: {before} of {len(spec.cells())} trial(s) already finished; "
+          "the rest continue from their last checkpoints", flush=True)
+    _print_setup(runtime, total, res)
+    return _run_stages(spec, runtime, res, client, paths, resume=True)
+
+
+def _print_setup(runtime: Runtime, total: dict, res: Resources) -> None:
+    print(f"MLflow: {runtime.tracking_uri} experiment {runtime.sweep!r} (parent run "
+          f"{runtime.parent_run_id}); Ray: {total.get('CPU', 0):g} CPU, {total.get('GPU', 0):g} "
+          f"GPU; per trial {res.per_trial['cpu']:g} CPU + {res.per_trial['gpu']:g} GPU",
+          flush=True)
+
+
+def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: MlflowClient,
+                paths: RunsLayout, resume: bool) -> int:
+    started = time.monotonic()
+    parent = runtime.parent_run_id or ""
+    resume_hint = f"prune-sweep resume {spec.name} --runs-dir {paths.runs_dir}"
+    try:
+        dense_failed = run_dense_stage(spec, runtime, res, resume=resume)
+        for seed, why in dense_failed.items():
+            print(f"dense seed={seed}: {why}; its trials are skipped", flush=True)
+        grid = run_trial_stage(spec, runtime, res, set(dense_failed), resume=resume)
+    except KeyboardInterrupt:
+        client.set_tag(parent, "interrupted", "true")
+        client.set_terminated(parent, status="FAILED")
+        print(f"\ninterrupted: sweep {spec.name!r} can be continued with\n  {resume_hint}",
+              flush=True)
+        cluster.shutdown()
+        return 130
+    rows, failed = summarize_results(grid)
+    failed += [f"dense seed={s}" for s in dense_failed]
+    finish_parent(client, parent, len(rows), failed, started)
+    print(f"\nsweep {spec.name}: {len(rows)} trial(s) finished, {len(failed)} failed, "
+          f"{time.monotonic() - started:.0f}s")
+    if rows:
+        print(format_table(rows))
+    for label in failed:
+        print(f"FAILED: {label}")
+    if failed:
+        print(f"retry the failed trials with: {resume_hint}")
+    print(f"\nnext: prune-sweep analyze {spec.name} --runs-dir {paths.runs_dir}   |   "
+          f"prune-sweep ui --runs-dir {paths.runs_dir}", flush=True)
+    cluster.shutdown()
+    return 0 if not failed else 1
+
+
+def _log_params(client: MlflowClient, run_id: str, params: dict) -> None:
+    items = [Param(f"spec.{k}", str(v)[:6000]) for k, v in params.items()]
+    for i in range(0, len(items), 100):
+        client.log_batch(run_id, params=items[i : i + 100])

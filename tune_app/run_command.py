@@ -1,0 +1,109 @@
+"""``prune-sweep run``: validate everything up front, then run both stages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from search_spaces.loader import SpaceError, load, validate
+from search_spaces.spec import SweepSpec
+from tune_app.cli import check_name, default_name, parse_list
+from tune_app.errors import UserError
+from tune_app.paths import RunsLayout, git_sha, layout
+from tune_app.tracking import check_reachable, resolve_tracking_uri
+
+
+def resolve_spec(args: argparse.Namespace) -> SweepSpec:
+    """The space named by ``--space`` with the command line's overrides, validated."""
+    from pruning.methods import PRUNERS
+    from trainables.data import DATASETS
+
+    try:
+        spec = load(args.space)
+    except SpaceError as exc:
+        raise UserError(str(exc)) from None
+    overrides: dict = {}
+    for flag, attr, kind in (("--methods", "methods", str), ("--sparsities", "sparsities", float),
+                             ("--seeds", "seeds", int)):
+        values = parse_list(getattr(args, attr), kind, flag)
+        if values is not None:
+            overrides[attr] = values
+    if args.dataset:
+        overrides["data.name"] = args.dataset
+    name = check_name(args.name) if args.name else default_name(args.space)
+    overrides["name"] = name
+    spec = spec.with_overrides(overrides)
+    try:
+        validate(spec, PRUNERS.names(), DATASETS.names())
+    except SpaceError as exc:
+        flag = {"methods": "--methods", "sparsities": "--sparsities", "seeds": "--seeds",
+                "data.name": "--dataset"}
+        text = str(exc)
+        for key, opt in flag.items():
+            if text.startswith(key + ":") and key.split(".")[0] in {k.split(".")[0]
+                                                                       for k in overrides}:
+                text = opt + text[len(key):]
+        raise UserError(text) from None
+    return spec
+
+
+def print_plan(spec: SweepSpec) -> None:
+    """The trial table of a sweep (``--dry-run`` prints only this)."""
+    print(f"sweep {spec.name}: {len(spec.seeds)} dense baseline(s), {len(spec.cells())} trial(s)")
+    print(f"  data {spec.data.name} (train {spec.data.train_size or 'all'}, val "
+          f"{spec.data.val_size or 'default'}, test {spec.data.test_size or 'all'}), "
+          f"model {spec.model.name} x{spec.model.width:g}")
+    print(f"  dense {spec.dense.epochs} epochs lr {spec.dense.lr:g}; rewind epoch "
+          f"{spec.rewind_epoch}")
+    print(f"{'#':>3}  {'method':12} {'sparsity':>8} {'seed':>6} {'epochs':>6} {'lr':>8}")
+    for i, cell in enumerate(spec.cells(), 1):
+        r = spec.finetune_for(cell.method)
+        print(f"{i:3}  {cell.method:12} {cell.sparsity:8g} {cell.seed:6} {r.epochs:6} {r.lr:8g}")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run a sweep end to end; 0 when every trial finished, 1 when some failed."""
+    for flag, value in (("--cpus-per-trial", args.cpus_per_trial),
+                        ("--gpus-per-trial", args.gpus_per_trial)):
+        if value is not None and not value >= 0:
+            raise UserError(f"{flag} must be >= 0, got {value}")
+    if args.cpus_per_trial <= 0:
+        raise UserError("--cpus-per-trial must be > 0")
+    if args.max_concurrent is not None and args.max_concurrent < 1:
+        raise UserError("--max-concurrent must be at least 1")
+    if args.max_failures < 0:
+        raise UserError("--max-failures must be >= 0")
+    spec = resolve_spec(args)
+    if args.dry_run:
+        print_plan(spec)
+        return 0
+    paths = layout(args.runs_dir, args.storage, args.data_dir)
+    uri = resolve_tracking_uri(args.mlflow_uri, paths.runs_dir)
+    check_reachable(uri)
+    _check_data(spec, paths, download=not args.no_download)
+    from tune_app.execute import execute_sweep
+
+    print_plan(spec)
+    return execute_sweep(spec, paths, uri, args)
+
+
+def _check_data(spec: SweepSpec, paths: RunsLayout, download: bool) -> None:
+    """Load (and if needed download or generate) the data once, before any trial starts."""
+    from trainables.data import DataUnavailableError, load_splits
+
+    started = time.monotonic()
+    try:
+        load_splits(spec.data, spec.seeds[0], paths.data_dir, download=download)
+    except (DataUnavailableError, ValueError) as exc:
+        raise UserError(str(exc).splitlines()[0]) from None
+    print(f"data {spec.data.name}: ready in {paths.data_dir} "
+          f"({time.monotonic() - started:.1f}s)", flush=True)
+
+
+def write_sweep_record(paths: RunsLayout, spec: SweepSpec, record: dict) -> None:
+    """Save what status/resume need to find this sweep again."""
+    path = paths.sweep_file(spec.name)
+    tmp = path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps({"spec": spec.to_dict(), **record, "git_sha": git_sha()}, indent=2))
+    tmp.replace(path)

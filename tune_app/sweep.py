@@ -1,0 +1,174 @@
+"""Sweep orchestration: stage 1 (dense baselines, cached) then stage 2 (one trial per cell)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+from ray import tune
+
+from search_spaces.spec import SweepSpec
+from trainables.config import config_hash, flatten, to_dict
+from trainables.dense import dense_run_tags, dense_trainable
+from trainables.dense_cache import CorruptCacheError, DenseCache
+from trainables.prune_finetune import prune_finetune_trainable
+from trainables.runtime import Runtime
+from trainables.tracking import TrackedRun
+from tune_app.progress import ProgressPrinter, trial_label
+
+
+@dataclass(frozen=True)
+class Resources:
+    """How trials are packed onto the cluster."""
+
+    per_trial: dict[str, float]
+    max_concurrent: int | None
+    max_failures: int
+
+
+def _trial_dirname(trial: Any) -> str:
+    return trial_label(trial.config).replace(" ", "_").replace("=", "") + f"_{trial.trial_id}"
+
+
+def _tuner(trainable: Any, param_space: dict, name: str, runtime: Runtime, res: Resources,
+           total: int, stage: str, resume: bool = False) -> tune.Tuner:
+    wrapped = tune.with_resources(tune.with_parameters(trainable, runtime=runtime), res.per_trial)
+    path = _tune_root(runtime) / name
+    if resume and tune.Tuner.can_restore(str(path)):
+        # Finished trials are kept; unfinished and errored ones continue from their checkpoints.
+        print(f"{stage}: resuming Tune experiment {path}", flush=True)
+        return tune.Tuner.restore(str(path), wrapped, resume_unfinished=True,
+                                  resume_errored=True)
+    return tune.Tuner(
+        wrapped,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=res.max_concurrent,
+            trial_name_creator=lambda t: trial_label(t.config),
+            trial_dirname_creator=_trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=str(_tune_root(runtime)),
+            failure_config=tune.FailureConfig(max_failures=res.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            callbacks=[ProgressPrinter(total, stage)],
+            verbose=0,
+        ),
+    )
+
+
+def _tune_root(runtime: Runtime) -> Path:
+    return Path(runtime.storage_dir) / "tune"
+
+
+def record_cached_dense(runtime: Runtime, cache: DenseCache) -> None:
+    """Give a reused dense baseline its ``role=dense`` run in this sweep's experiment."""
+    run = TrackedRun.open(
+        runtime.tracking_uri, runtime.experiment_id, key=f"dense/{cache.key}",
+        run_name=f"dense-seed{cache.cfg.seed}",
+        tags={**dense_run_tags(cache.cfg, runtime), "dense_cache_hit": "true"},
+        parent_run_id=runtime.parent_run_id,
+    )
+    if run.client.get_run(run.run_id).info.status == "FINISHED":
+        return
+    run.log_params({"role": "dense", **flatten(cache.cfg, "dense.")})
+    run.log_metrics(cache.metrics())
+    run.finish()
+
+
+def run_dense_stage(spec: SweepSpec, runtime: Runtime, res: Resources, resume: bool = False
+                    ) -> dict[int, str]:
+    """Make sure every seed has a valid dense baseline; returns {seed: error} for failures."""
+    todo = []
+    for seed in spec.seeds:
+        cache = DenseCache(runtime.dense_root, spec.dense_config(seed))
+        if cache.exists():
+            try:
+                cache.verify()
+            except CorruptCacheError as exc:
+                print(f"warning: {exc}; retraining it", flush=True)
+                cache.discard()
+                todo.append(seed)
+                continue
+            acc = cache.metrics().get("test_acc", float("nan"))
+            print(f"dense seed={seed}: reusing cached baseline {cache.dir} "
+                  f"(test_acc {100 * acc:.1f}%)", flush=True)
+            record_cached_dense(runtime, cache)
+        else:
+            todo.append(seed)
+    if not todo:
+        return {}
+    print(f"stage 1: training {len(todo)} dense baseline(s) for seeds {todo}", flush=True)
+    space = {"dense": tune.grid_search([to_dict(spec.dense_config(s)) for s in todo])}
+    tuner = _tuner(dense_trainable, space, f"{runtime.sweep}.dense", runtime, res, len(todo),
+                   "dense", resume)
+    tuner.fit()
+    failed = {}
+    for seed in todo:
+        if not DenseCache(runtime.dense_root, spec.dense_config(seed)).valid():
+            failed[seed] = "dense baseline training failed"
+    return failed
+
+
+def run_trial_stage(spec: SweepSpec, runtime: Runtime, res: Resources, skip_seeds: set[int],
+                    recipe: str = "default", resume: bool = False) -> tune.ResultGrid | None:
+    """One Tune trial per (method, sparsity, seed) whose dense baseline exists."""
+    cells = [c for c in spec.cells() if c.seed not in skip_seeds]
+    if not cells:
+        return None
+    print(f"stage 2: {len(cells)} pruning trial(s)", flush=True)
+    space = {
+        "trial": tune.grid_search([to_dict(spec.trial_config(c)) for c in cells]),
+        "recipe": recipe,
+    }
+    tuner = _tuner(prune_finetune_trainable, space, runtime.sweep, runtime, res, len(cells),
+                   "trials", resume)
+    return tuner.fit()
+
+
+def summarize_results(grid: tune.ResultGrid | None) -> tuple[list[dict], list[str]]:
+    """Rows of final metrics for finished trials, and labels of failed ones."""
+    rows, failed = [], []
+    if grid is None:
+        return rows, failed
+    for result in grid:
+        label = trial_label(result.config or {})
+        metrics = result.metrics or {}
+        if result.error is not None or not metrics.get("done"):
+            failed.append(label)
+        else:
+            rows.append({"trial": label, **metrics})
+    return rows, failed
+
+
+def format_table(rows: list[dict]) -> str:
+    """The end-of-sweep table printed to the terminal."""
+    head = f"{'trial':32} {'test_acc':>8} {'sparsity':>8} {'MACs':>10} {'speedup':>8} {'compr.':>7}"
+    lines = [head, "-" * len(head)]
+    for r in sorted(rows, key=lambda r: r["trial"]):
+        lines.append(
+            f"{r['trial']:32} {100 * r['test_acc']:7.1f}% {100 * r['sparsity']:7.1f}% "
+            f"{r['macs'] / 1e6:9.2f}M {r['speedup_b1']:7.2f}x {r['compression_ratio']:6.1f}x"
+        )
+    return "\n".join(lines)
+
+
+def finish_parent(client: MlflowClient, parent_run_id: str, n_ok: int, failed: list[str],
+                  started: float) -> None:
+    """Close the sweep's parent run with its outcome (never left RUNNING)."""
+    client.log_metric(parent_run_id, "trials_finished", n_ok)
+    client.log_metric(parent_run_id, "trials_failed", len(failed))
+    client.log_metric(parent_run_id, "wall_time_s", time.monotonic() - started)
+    if failed:
+        client.set_tag(parent_run_id, "failed_trials", json.dumps(failed)[:5000])
+    client.set_terminated(parent_run_id, status="FINISHED" if not failed else "FAILED")
+
+
+def spec_hash(spec: SweepSpec) -> str:
+    """Hash of a whole sweep spec (tagged on the parent run)."""
+    return config_hash(spec)

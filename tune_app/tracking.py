@@ -1,0 +1,103 @@
+"""MLflow set-up for a sweep: tracking URI, reachability, experiment, the sweep's parent run."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from mlflow import MlflowClient
+from mlflow.entities import ViewType
+
+from tune_app.errors import UserError
+
+
+def resolve_tracking_uri(flag: str | None, runs_dir: Path) -> str:
+    """``--mlflow-uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///<runs dir>/mlflow.db``."""
+    uri = flag or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{runs_dir / 'mlflow.db'}"
+    if uri.startswith("file:") or "://" not in uri:
+        raise UserError(
+            f"unsupported MLflow URI {uri!r}: MLflow 3 refuses the file store; "
+            "use sqlite:///path/mlflow.db or http://host:port"
+        )
+    return uri
+
+
+def artifact_root(uri: str, runs_dir: Path) -> str | None:
+    """Where a new experiment's artifacts go: beside the embedded store; a server decides itself."""
+    if uri.startswith("sqlite:"):
+        return (runs_dir / "mlartifacts").as_uri()
+    return None
+
+
+def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
+    """Fail with one line when the tracking store cannot be used."""
+    if uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s) as resp:
+                if resp.status != 200:
+                    raise UserError(f"MLflow server at {uri} answered HTTP {resp.status}")
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise UserError(f"MLflow server at {uri} is unreachable ({reason})") from None
+    elif uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///"):])
+        if not db.parent.is_dir() or not os.access(db.parent, os.W_OK):
+            raise UserError(f"MLflow database directory {db.parent} is missing or not writable")
+    elif not uri.startswith(("postgresql", "mysql", "databricks")):
+        raise UserError(f"unsupported MLflow URI {uri!r}")
+
+
+def get_or_create_experiment(client: MlflowClient, name: str, artifact_location: str | None) -> str:
+    """The experiment named after the sweep (restored if it was deleted)."""
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        location = f"{artifact_location}/{name}" if artifact_location else None
+        return client.create_experiment(name, artifact_location=location)
+    if exp.lifecycle_stage == "deleted":
+        client.restore_experiment(exp.experiment_id)
+    return exp.experiment_id
+
+
+def find_experiment(client: MlflowClient, name: str) -> str | None:
+    """Experiment id of a sweep, or None."""
+    exp = client.get_experiment_by_name(name)
+    return None if exp is None else exp.experiment_id
+
+
+def existing_trial_runs(client: MlflowClient, experiment_id: str) -> int:
+    """How many trial or dense runs an experiment already holds."""
+    runs = client.search_runs(
+        [experiment_id], filter_string="tags.role != 'analysis'", run_view_type=ViewType.ALL,
+        max_results=10,
+    )
+    return len([r for r in runs if r.data.tags.get("role") in ("trial", "dense")])
+
+
+def open_parent_run(
+    client: MlflowClient, experiment_id: str, sweep: str, tags: dict[str, str]
+) -> str:
+    """The sweep's one parent run (continued, never duplicated), set RUNNING."""
+    found = client.search_runs(
+        [experiment_id], filter_string="tags.role = 'sweep'", max_results=1,
+        run_view_type=ViewType.ALL,
+    )
+    if found:
+        run_id = found[0].info.run_id
+        client.update_run(run_id, status="RUNNING")
+        return run_id
+    run = client.create_run(
+        experiment_id, run_name=f"sweep-{sweep}",
+        tags={"role": "sweep", "sweep": sweep, "mlflow.runName": f"sweep-{sweep}", **tags},
+    )
+    return run.info.run_id
+
+
+def count_runs(client: MlflowClient, experiment_id: str, role: str, status: str) -> int:
+    """Number of runs of ``role`` in ``status``."""
+    runs = client.search_runs(
+        [experiment_id], filter_string=f"tags.role = '{role}' and attributes.status = '{status}'",
+        max_results=50000,
+    )
+    return len(runs)
