@@ -16,6 +16,7 @@ from trainables.data import DataSplits, load_splits
 from trainables.dense_cache import DenseCache
 from trainables.engine import TrainingLoop, evaluate, pick_device
 from trainables.models import build_model
+from trainables.plugins import load_plugins
 from trainables.runtime import Runtime, node_id
 from trainables.tracking import TrackedRun
 
@@ -40,6 +41,7 @@ def dense_run_tags(cfg: DenseConfig, runtime: Runtime) -> dict[str, str]:
 
 def dense_trainable(config: dict[str, Any], runtime: Runtime) -> None:
     """Train (or finish training) one dense baseline and publish it to the cache."""
+    load_plugins()
     cfg = from_dict(DenseConfig, config["dense"])
     cache = DenseCache(runtime.dense_root, cfg)
     run = TrackedRun.open(

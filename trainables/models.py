@@ -76,7 +76,9 @@ def resnet18(num_classes: int = 10, width: float = 1.0, in_channels: int = 3) ->
     return ResNetCifar((2, 2, 2, 2), num_classes=num_classes, width=width, in_channels=in_channels)
 
 
-def build_model(name: str, num_classes: int = 10, width: float = 1.0, in_channels: int = 3) -> nn.Module:
+def build_model(
+    name: str, num_classes: int = 10, width: float = 1.0, in_channels: int = 3
+) -> nn.Module:
     """Build a registered model by name; unknown names fail listing the known ones."""
     return MODELS.get(name)(num_classes=num_classes, width=width, in_channels=in_channels)
 

@@ -29,6 +29,7 @@ from trainables.dense import build_dense_model
 from trainables.dense_cache import DenseCache
 from trainables.engine import TrainingLoop, evaluate, pick_device
 from trainables.models import classifier_head
+from trainables.plugins import load_plugins
 from trainables.runtime import Runtime, node_id
 from trainables.tracking import TrackedRun
 
@@ -56,6 +57,7 @@ def trial_tags(cfg: TrialConfig, runtime: Runtime, recipe: str) -> dict[str, str
 
 def prune_finetune_trainable(config: dict[str, Any], runtime: Runtime) -> None:
     """Tune function trainable for one stage-2 cell; ``config["trial"]`` is a TrialConfig dict."""
+    load_plugins()
     cfg = from_dict(TrialConfig, config["trial"])
     run = TrackedRun.open(
         runtime.tracking_uri, runtime.experiment_id, key=trial_key(runtime.sweep, cfg),

@@ -48,12 +48,19 @@ class TrackedRun:
             [experiment_id], filter_string=f"tags.run_key = '{key}'", max_results=2
         )
         if found:
-            run_id = found[0].info.run_id
+            run = found[0]
+            run_id = run.info.run_id
+            attempts = int(run.data.tags.get("attempts", "1")) + 1
+            client.set_tag(run_id, "attempts", str(attempts))
+            if "error" in run.data.tags:
+                # A retry continues the failed attempt's run; keep its error for the record.
+                client.set_tag(run_id, "last_error", run.data.tags["error"])
+                client.delete_tag(run_id, "error")
             client.update_run(run_id, status="RUNNING")
             history = client.get_metric_history(run_id, step_metric)
             last = max((m.step for m in history), default=-1)
             return cls(client, run_id, last)
-        all_tags = {**tags, "run_key": key, MLFLOW_RUN_NAME: run_name}
+        all_tags = {**tags, "run_key": key, MLFLOW_RUN_NAME: run_name, "attempts": "1"}
         if parent_run_id:
             all_tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
         run = client.create_run(experiment_id, run_name=run_name, tags=all_tags)

@@ -71,6 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
 
+    server = sub.add_parser("server", help="start an MLflow tracking server (sqlite backend, "
+                            "served artifacts) for multi-node sweeps")
+    server.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1; a cluster head's private IP)")
+    server.add_argument("--port", type=int, default=5000)
+    server.add_argument("--runs-dir", help="where the store lives (default ./runs)")
+    server.add_argument("--artifacts-destination",
+                        help="artifact store the server proxies (default <runs dir>/mlartifacts; "
+                        "s3://... works)")
+    server.add_argument("--workers", type=int, default=2, help="server worker processes")
+
+    submit = sub.add_parser("submit", help="submit a sweep as a Ray Job to a cluster")
+    submit.add_argument("--address", required=True,
+                        help="the cluster's job server, e.g. http://HEAD:8265")
+    submit.add_argument("rest", nargs=argparse.REMAINDER,
+                        help="-- followed by a prune-sweep command, e.g. -- run --space paper")
+
     spaces = sub.add_parser("spaces", help="list the named search spaces")
     spaces.add_argument("--show", metavar="NAME", help="print one space fully resolved")
     return p
@@ -104,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tune_app.status_command import analyze_command
 
             return analyze_command(args)
+        if args.command in ("server", "submit"):
+            from tune_app import server_command
+
+            return getattr(server_command, f"{args.command}_command")(args)
         if args.command == "ui":
             return _ui(args)
         return _spaces(args)

@@ -17,6 +17,10 @@ def connect(address: str | None, num_cpus: int | None = None) -> dict[str, float
     # Trials log to MLflow and our progress lines; worker stdout would only repeat them.
     kwargs: dict = {"include_dashboard": False, "log_to_driver": False,
                     "logging_level": logging.WARNING, "configure_logging": True}
+    plugins = os.environ.get("PRUNE_SWEEP_PLUGINS")
+    if plugins:
+        # Workers on other nodes do not inherit the driver's environment.
+        kwargs["runtime_env"] = {"env_vars": {"PRUNE_SWEEP_PLUGINS": plugins}}
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")

@@ -18,7 +18,12 @@ def resolve_spec(args: argparse.Namespace) -> SweepSpec:
     """The space named by ``--space`` with the command line's overrides, validated."""
     from pruning.methods import PRUNERS
     from trainables.data import DATASETS
+    from trainables.plugins import PluginError, load_plugins
 
+    try:
+        load_plugins()
+    except PluginError as exc:
+        raise UserError(str(exc)) from None
     try:
         spec = load(args.space)
     except SpaceError as exc:

@@ -1,0 +1,153 @@
+"""Measurements counted from the model's tensors: sparsity, parameters, MACs, latency, size.
+
+Definitions (DESIGN.md section 2): prunable parameters are the weights of every Conv2d and
+Linear; sparsity = 1 - nonzero prunable parameters / prunable parameters of the dense model,
+which covers both zeroed (masked) and physically removed weights."""
+
+from __future__ import annotations
+
+import copy
+import io
+import statistics
+import time
+
+import torch
+import torch_pruning as tp
+from torch import nn
+
+PRUNABLE = (nn.Conv2d, nn.Linear)
+
+
+def prunable_weights(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """(name, weight) of every Conv2d and Linear layer, in module order."""
+    return [(f"{name}.weight" if name else "weight", m.weight)
+            for name, m in model.named_modules() if isinstance(m, PRUNABLE)]
+
+
+def count_prunable(model: nn.Module) -> int:
+    """Number of prunable weights (zeros included)."""
+    return sum(p.numel() for _, p in prunable_weights(model))
+
+
+def count_nonzero_prunable(model: nn.Module) -> int:
+    """Number of nonzero prunable weights."""
+    return sum(int(torch.count_nonzero(p.detach())) for _, p in prunable_weights(model))
+
+
+def measured_sparsity(model: nn.Module, dense_prunable: int) -> float:
+    """Fraction of the dense model's prunable weights that are zero or gone in ``model``."""
+    return 1.0 - count_nonzero_prunable(model) / dense_prunable
+
+
+def params_total(model: nn.Module) -> int:
+    """All parameters, zeros included."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def params_nonzero(model: nn.Module) -> int:
+    """All nonzero parameters."""
+    return sum(int(torch.count_nonzero(p.detach())) for p in model.parameters())
+
+
+def count_macs(model: nn.Module, example_input: torch.Tensor) -> int:
+    """Per-sample multiply-accumulates, counting only nonzero weights of Conv2d/Linear layers.
+
+    torch-pruning's counter gives the dense total; each conv/linear layer's share is then
+    scaled by its weight density, which is exact for masks and a no-op for physically pruned
+    (dense) layers."""
+    model = copy.deepcopy(model).cpu().float().eval()
+    x = example_input[:1].cpu().float()
+    total, _ = tp.utils.count_ops_and_params(model, x)
+    saved = 0.0
+    hooks = []
+
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal saved
+        w = module.weight
+        if isinstance(module, nn.Conv2d):
+            layer = output.shape[2] * output.shape[3] * w.numel()
+        else:
+            layer = w.numel()
+        density = float(torch.count_nonzero(w)) / w.numel()
+        saved += layer * (1.0 - density)
+
+    for m in model.modules():
+        if isinstance(m, PRUNABLE):
+            hooks.append(m.register_forward_hook(hook))
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    return int(round(total - saved))
+
+
+def state_dict_bytes(model: nn.Module) -> int:
+    """Bytes of ``torch.save(model.state_dict())`` (the dense format)."""
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+    return buf.getbuffer().nbytes
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@torch.no_grad()
+def time_pair(
+    dense: nn.Module,
+    pruned: nn.Module,
+    input_shape: tuple[int, int, int],
+    batch_size: int,
+    warmup: int,
+    repeats: int,
+    device: torch.device | str,
+) -> tuple[float, float]:
+    """Median milliseconds per forward of (dense, pruned), timed interleaved in one process.
+
+    Interleaving exposes both models to the same machine state (clock boosts, other load), so
+    their ratio is meaningful even when absolute times drift."""
+    device = torch.device(device)
+    models = [copy.deepcopy(m).to(device).eval() for m in (dense, pruned)]
+    x = torch.randn(batch_size, *input_shape, device=device)
+    for _ in range(max(1, warmup)):
+        for m in models:
+            m(x)
+    _sync(device)
+    times: list[list[float]] = [[], []]
+    for _ in range(max(1, repeats)):
+        for i, m in enumerate(models):
+            _sync(device)
+            start = time.perf_counter()
+            m(x)
+            _sync(device)
+            times[i].append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def measure_efficiency(
+    dense: nn.Module,
+    pruned: nn.Module,
+    input_shape: tuple[int, int, int],
+    *,
+    device: torch.device | str = "cpu",
+    warmup: int = 3,
+    repeats: int = 20,
+    throughput_batch: int = 64,
+) -> dict[str, float]:
+    """Latency at batch 1, throughput at ``throughput_batch``, MACs, and their ratios."""
+    d1, p1 = time_pair(dense, pruned, input_shape, 1, warmup, repeats, device)
+    dt, pt = time_pair(dense, pruned, input_shape, throughput_batch, warmup, repeats, device)
+    example = torch.zeros(1, *input_shape)
+    macs, macs_dense = count_macs(pruned, example), count_macs(dense, example)
+    return {
+        "latency_ms_b1": p1,
+        "latency_ms_b1_dense": d1,
+        "speedup_b1": d1 / p1,
+        "throughput": throughput_batch / (pt / 1000.0),
+        "throughput_dense": throughput_batch / (dt / 1000.0),
+        "speedup_throughput": dt / pt,
+        "macs": macs,
+        "macs_dense": macs_dense,
+        "theoretical_speedup": macs_dense / max(1, macs),
+    }
