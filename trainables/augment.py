@@ -26,7 +26,9 @@ def random_crop_flip(
     batch = torch.arange(n, device=images.device)[:, None, None]
     # Advanced indexing picks padded[b, :, rows[b, i], cols[b, j]] for every pixel at once.
     out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
-    return out.permute(0, 3, 1, 2)
+    # Back to NCHW-contiguous: a channels-last-strided input reached oneDNN's CPU conv backward
+    # with odd (pruned) channel counts and corrupted the heap (torch 2.15).
+    return out.permute(0, 3, 1, 2).contiguous()
 
 
 def iterate_batches(
