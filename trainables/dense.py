@@ -52,18 +52,22 @@ def dense_trainable(config: dict[str, Any], runtime: Runtime) -> None:
     try:
         if cache.valid():
             # Finished before a crash, or trained meanwhile by another sweep: record, don't redo.
-            run.log_metrics(cache.metrics())
+            final = cache.metrics()
+            run.log_metrics(final)
             run.set_tags({"dense_cache_hit": "true"})
             run.finish()
-            tune.report({**cache.metrics(), "done": True})
-            return
-        _train_dense(cfg, cache, runtime, run)
+        else:
+            final = _train_dense(cfg, cache, runtime, run)
     except BaseException as exc:
         run.fail(exc)
         raise
+    # Reported after the run is FINISHED: Tune may end the function while this call returns.
+    tune.report({**final, "done": True})
 
 
-def _train_dense(cfg: DenseConfig, cache: DenseCache, runtime: Runtime, run: TrackedRun) -> None:
+def _train_dense(
+    cfg: DenseConfig, cache: DenseCache, runtime: Runtime, run: TrackedRun
+) -> dict[str, float]:
     run.log_params({"role": "dense", **flatten(cfg, "dense.")})
     splits = load_splits(cfg.data, cfg.seed, runtime.data_dir, download=runtime.download)
     device = pick_device()
@@ -113,5 +117,5 @@ def _train_dense(cfg: DenseConfig, cache: DenseCache, runtime: Runtime, run: Tra
     run.log_dict_artifact(metrics, "metrics.json")
     run.set_tags({"device": str(device), "node_id": node_id()})
     run.finish()
-    tune.report({**metrics, "epoch": loop.epoch, "done": True})
+    return {**metrics, "epoch": loop.epoch}
 

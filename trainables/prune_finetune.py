@@ -66,13 +66,15 @@ def prune_finetune_trainable(config: dict[str, Any], runtime: Runtime) -> None:
         parent_run_id=runtime.parent_run_id,
     )
     try:
-        _prune_finetune(cfg, runtime, run)
+        final = _prune_finetune(cfg, runtime, run)
     except BaseException as exc:
         run.fail(exc)
         raise
+    # Reported after the run is FINISHED: Tune may end the function while this call returns.
+    tune.report({**final, "done": True})
 
 
-def _prune_finetune(cfg: TrialConfig, runtime: Runtime, run: TrackedRun) -> None:
+def _prune_finetune(cfg: TrialConfig, runtime: Runtime, run: TrackedRun) -> dict[str, float]:
     run.log_params(flatten(cfg))
     cache = DenseCache(runtime.dense_root, cfg.dense)
     cache.verify()
@@ -131,8 +133,7 @@ def _prune_finetune(cfg: TrialConfig, runtime: Runtime, run: TrackedRun) -> None
         report_epoch({**result_epoch.metrics(), "epoch": result_epoch.epoch, "done": False},
                      ckpt, extra)
 
-    final = _finish(cfg, runtime, run, loop, dense, masks, info, dense_prunable, splits, device)
-    tune.report({**final, "done": True})
+    return _finish(cfg, runtime, run, loop, dense, masks, info, dense_prunable, splits, device)
 
 
 def _cpu(masks: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor] | None:

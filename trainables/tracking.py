@@ -110,7 +110,11 @@ class TrackedRun:
 
     def fail(self, error: BaseException | str) -> None:
         """End the run FAILED with the error text as a tag (a retry flips it back to RUNNING)."""
-        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        if isinstance(error, SystemExit | KeyboardInterrupt):
+            # Tune ends a function trainable with SystemExit when it stops the trial.
+            text = "stopped by Ray Tune before finishing (sweep interrupted or trial stopped)"
+        else:
+            text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         try:
             self.client.set_tag(self.run_id, "error", text[:5000])
         finally:

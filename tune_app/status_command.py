@@ -24,6 +24,7 @@ def _sweep_uri(args: argparse.Namespace, paths: RunsLayout) -> str:
 def status_command(args: argparse.Namespace) -> int:
     """Print run counts and the per-cell progress table of a sweep."""
     from analysis import load_runs
+    from analysis.load import SweepNotFoundError
     from analysis.progress import cell_progress, format_progress
 
     paths = layout(args.runs_dir, create=False)
@@ -31,7 +32,7 @@ def status_command(args: argparse.Namespace) -> int:
     check_reachable(uri)
     try:
         df = load_runs(args.sweep, tracking_uri=uri)
-    except LookupError as exc:
+    except SweepNotFoundError as exc:
         raise UserError(str(exc).splitlines()[0]) from None
     record = paths.sweep_file(args.sweep)
     expected = None
@@ -55,6 +56,7 @@ def status_command(args: argparse.Namespace) -> int:
 def analyze_command(args: argparse.Namespace) -> int:
     """Build the sweep's report from its MLflow runs."""
     from analysis.command import run_analyze
+    from analysis.load import SweepNotFoundError
 
     paths = layout(args.runs_dir, create=False)
     uri = _sweep_uri(args, paths)
@@ -62,5 +64,5 @@ def analyze_command(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve() if args.out else None
     try:
         return run_analyze(args.sweep, uri, paths.reports_dir, out, list(args.compare))
-    except LookupError as exc:
+    except SweepNotFoundError as exc:
         raise UserError(str(exc).splitlines()[0]) from None

@@ -1,0 +1,161 @@
+"""Analysis from MLflow records fabricated through the real client (sqlite store)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from scipy import stats
+
+from analysis import load_runs, summarize
+from analysis.load import SweepNotFoundError
+from analysis.plots import pareto_data, pareto_front, tradeoff_data
+from analysis.progress import cell_progress, format_progress
+from analysis.report import build_report
+from analysis.stats import ci95_halfwidth, paired_comparison
+from analysis.tables import efficiency_table
+
+SEEDS = (0, 1, 2)
+# test accuracy per (method, sparsity, seed): magnitude clearly best at 0.9, a tie-ish at 0.5.
+ACC = {
+    ("magnitude", 0.5): (0.910, 0.905, 0.912), ("structured", 0.5): (0.900, 0.906, 0.904),
+    ("magnitude", 0.9): (0.880, 0.885, 0.882), ("structured", 0.9): (0.800, 0.790, 0.805),
+    ("lottery", 0.5): (0.908, 0.907, 0.909),
+}
+
+
+def _trial(client: MlflowClient, exp: str, parent: str, method: str, s: float, seed: int,
+           acc: float, status: str = "FINISHED", error: str = "") -> None:
+    tags = {"role": "trial", "method": method, "sparsity": f"{s:g}", "seed": str(seed),
+            "sweep": "fab", "mlflow.parentRunId": parent, "recipe": "default"}
+    if error:
+        tags["error"] = error
+    run = client.create_run(exp, tags=tags)
+    rid = run.info.run_id
+    client.log_param(rid, "finetune.lr", "0.01")
+    client.log_param(rid, "finetune.epochs", "100")
+    speed = 1.0 if method != "structured" else 1 / (1 - s)
+    metrics = {"test_acc": acc, "sparsity": s + 0.001, "params_nonzero": 1e6 * (1 - s),
+               "macs": 5e8 * (1 - s), "latency_ms_b1": 2.0 / speed, "speedup_b1": speed,
+               "throughput": 1000 * speed, "size_bytes_compact": 4e7 * (1 - s) + 1e5,
+               "compression_ratio": 1 / (1 - s), "theoretical_speedup": 1 / (1 - s)}
+    for k, v in metrics.items():
+        client.log_metric(rid, k, v)
+    for step in (1, 2):
+        client.log_metric(rid, "val_acc", acc - 0.01 / step, step=step)
+    client.set_terminated(rid, status)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("fab", artifact_location=(root / "art").as_uri())
+    parent = client.create_run(exp, tags={"role": "sweep", "sweep": "fab"}).info.run_id
+    for seed in SEEDS:
+        dense = client.create_run(exp, tags={"role": "dense", "seed": str(seed), "sweep": "fab",
+                                             "mlflow.parentRunId": parent})
+        client.log_metric(dense.info.run_id, "test_acc", 0.92 + 0.001 * seed)
+        client.log_metric(dense.info.run_id, "params_nonzero", 1e6)
+        client.log_metric(dense.info.run_id, "macs", 5e8)
+        client.set_terminated(dense.info.run_id, "FINISHED")
+        for (method, s), accs in ACC.items():
+            if method == "lottery" and seed == 2:
+                continue  # a missing cell
+            _trial(client, exp, parent, method, s, seed, accs[seed])
+    _trial(client, exp, parent, "lottery", 0.9, 0, 0.5, status="FAILED", error="CUDA OOM")
+    return uri
+
+
+def test_load_runs_is_one_row_per_trial_with_dense(store: str) -> None:
+    df = load_runs("fab", store)
+    assert (df["role"] == "trial").sum() == 4 * 3 + 2 + 1
+    assert (df["method"] == "dense").sum() == 3
+    row = df[(df["method"] == "magnitude") & (df["sparsity_target"] == 0.9) & (df["seed"] == 1)]
+    assert row["test_acc"].item() == pytest.approx(0.885)
+    assert row["param.finetune.lr"].item() == "0.01"
+    with pytest.raises(SweepNotFoundError, match="no MLflow experiment named 'nope'"):
+        load_runs("nope", store)
+
+
+def test_summary_matches_scipy(store: str) -> None:
+    summary = summarize(load_runs("fab", store))
+    row = summary[(summary["method"] == "structured") & (summary["sparsity_target"] == 0.9)]
+    values = np.array(ACC[("structured", 0.9)])
+    lo, hi = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+    assert row["n"].item() == 3
+    assert row["test_acc_mean"].item() == pytest.approx(values.mean())
+    assert row["test_acc_ci95"].item() == pytest.approx((hi - lo) / 2)
+    assert row["test_acc_std"].item() == pytest.approx(values.std(ddof=1))
+    assert summary.iloc[0]["method"] == "dense"
+    assert np.isnan(ci95_halfwidth(np.array([0.5])))
+    # The failed trial is not averaged in.
+    assert summary[summary["method"] == "lottery"]["sparsity_target"].tolist() == [0.5]
+
+
+def test_paired_comparison_matches_ttest_rel(store: str) -> None:
+    df = load_runs("fab", store)
+    result = paired_comparison(df, 0.9, "magnitude", "structured")
+    expected = stats.ttest_rel(ACC[("magnitude", 0.9)], ACC[("structured", 0.9)])
+    assert result["n"] == 3
+    assert result["p"] == pytest.approx(expected.pvalue)
+    assert result["t"] == pytest.approx(expected.statistic)
+
+
+def test_figure_data_comes_from_the_summary(store: str) -> None:
+    summary = summarize(load_runs("fab", store))
+    curve = tradeoff_data(summary)
+    mag = curve[curve["method"] == "magnitude"].sort_values("sparsity")
+    assert mag["acc_pct"].tolist() == pytest.approx(
+        [100 * np.mean(ACC[("magnitude", s)]) for s in (0.5, 0.9)])
+    table = efficiency_table(summary)
+    merged = table.merge(curve, left_on=["method", "sparsity"], right_on=["method", "sparsity"])
+    assert merged["accuracy_pct"].tolist() == pytest.approx(merged["acc_pct"].tolist())
+    pts = pd.DataFrame({"x": [1, 2, 3, 2], "y": [3, 2, 1, 1]})
+    assert pareto_front(pts, "x", "y").tolist() == [True, True, True, False]
+    pdata = pareto_data(summary)
+    assert pdata["front_speedup"].any() and pdata["front_size"].any()
+
+
+def test_report_files_and_analysis_run(store: str, tmp_path: Path) -> None:
+    result = build_report("fab", store, tmp_path / "rep")
+    out = result.out_dir
+    for name in ("tradeoff_curve.png", "pareto.png", "efficiency_table.md", "efficiency_table.csv",
+                 "efficiency_table.tex", "all_results.json", "all_results.parquet", "report.md"):
+        assert (out / name).stat().st_size > 0, name
+    csv = pd.read_csv(out / "efficiency_table.csv")
+    summary = summarize(load_runs("fab", store))
+    assert csv["accuracy_pct"].tolist() == pytest.approx((100 * summary["test_acc_mean"]).tolist())
+    records = json.loads((out / "all_results.json").read_text())
+    assert len(records) == len(pd.read_parquet(out / "all_results.parquet")) == 18
+    report = (out / "report.md").read_text()
+    assert "**90%**: best is **magnitude**" in report and "significant at 0.05" in report
+    assert "lottery s=0.9 seed=0: CUDA OOM" in report
+    assert "lottery s=0.5 seed=2" in report  # the missing cell
+    assert "recipe: default" in report
+    client = MlflowClient(tracking_uri=store)
+    run = client.get_run(result.analysis_run_id)
+    assert run.data.tags["role"] == "analysis" and run.info.status == "FINISHED"
+    logged = {a.path for a in client.list_artifacts(result.analysis_run_id)}
+    assert {"report.md", "tradeoff_curve.png", "efficiency_table.csv"} <= logged
+
+
+def test_too_few_seeds_is_said_plainly(store: str, tmp_path: Path) -> None:
+    df = load_runs("fab", store)
+    one_seed = df[df["seed"] == 0]
+    from analysis.report import verdicts
+
+    lines = verdicts(one_seed, summarize(one_seed))
+    assert any("too few seeds to tell (n=1" in line for line in lines)
+
+
+def test_progress_table(store: str) -> None:
+    table = cell_progress(load_runs("fab", store))
+    row = table[(table["method"] == "lottery") & (table["sparsity"] == 0.9)].iloc[0]
+    assert (row["finished"], row["failed"]) == (0, 1)
+    assert "structured" in format_progress(table)
