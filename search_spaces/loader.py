@@ -13,7 +13,14 @@ from typing import Any
 import yaml
 
 from search_spaces.named import SPACES
-from search_spaces.spec import SweepSpec, method_recipes
+from search_spaces.spec import (
+    DISTRIBUTIONS,
+    SEARCHABLE,
+    SearchParam,
+    SearchSpec,
+    SweepSpec,
+    method_recipes,
+)
 
 
 class SpaceError(ValueError):
@@ -79,6 +86,10 @@ def apply_mapping(base: SweepSpec, raw: dict[str, Any]) -> SweepSpec:
             raise SpaceError(f"unknown key {key!r} (known: {known})")
         if key == "method_recipes":
             changes[key] = _method_recipes(value, base)
+        elif key == "search":
+            changes[key] = None if value is None else _search(value)
+        elif key == "cell_recipes":
+            changes[key] = _cell_recipes(value, base)
         elif dataclasses.is_dataclass(hints[key]):
             changes[key] = _overlay(getattr(base, key), value, key)
         else:
@@ -96,6 +107,69 @@ def _method_recipes(value: Any, base: SweepSpec) -> tuple:
             k: getattr(recipe, k) for k in (overrides or {})
         }
     return method_recipes(merged)
+
+
+def _cell_recipes(value: Any, base: SweepSpec) -> tuple:
+    if not isinstance(value, list):
+        raise SpaceError("cell_recipes: expected a list of [method, sparsity, {field: value}]")
+    out = []
+    for i, item in enumerate(value):
+        if not (isinstance(item, list | tuple) and len(item) == 3):
+            raise SpaceError(f"cell_recipes[{i}]: expected [method, sparsity, {{field: value}}]")
+        method, sparsity, overrides = item
+        recipe = _overlay(base.finetune, overrides, f"cell_recipes[{i}]")
+        kv = tuple(sorted((k, getattr(recipe, k)) for k in overrides))
+        out.append((str(method), _coerce(sparsity, float, f"cell_recipes[{i}]"), kv))
+    return tuple(out)
+
+
+def _search(value: Any) -> SearchSpec:
+    """Parse and check a ``search:`` block."""
+    if not isinstance(value, dict):
+        raise SpaceError("search: expected a mapping")
+    known = {"algorithm", "num_samples", "scheduler", "params"}
+    for key in value:
+        if key not in known:
+            raise SpaceError(f"unknown key 'search.{key}' (known: {', '.join(sorted(known))})")
+    algorithm = value.get("algorithm", "optuna")
+    if algorithm != "optuna":
+        raise SpaceError(f"search.algorithm: {algorithm!r} is not supported (known: optuna)")
+    samples = _coerce(value.get("num_samples", 8), int, "search.num_samples")
+    if samples < 1:
+        raise SpaceError("search.num_samples: must be at least 1")
+    scheduler = value.get("scheduler", "none")
+    if scheduler not in ("none", "asha"):
+        raise SpaceError(f"search.scheduler: {scheduler!r} is not supported (known: asha, none)")
+    raw = value.get("params")
+    if not isinstance(raw, dict) or not raw:
+        raise SpaceError("search.params: expected a mapping of finetune.<field> -> distribution")
+    params = []
+    for key, dist in raw.items():
+        where = f"search.params.{key}"
+        head, _, name = str(key).partition(".")
+        if head != "finetune" or name not in SEARCHABLE:
+            raise SpaceError(f"{where}: only finetune.<field> can be searched "
+                             f"(fields: {', '.join(SEARCHABLE)})")
+        if not (isinstance(dist, dict) and len(dist) == 1):
+            raise SpaceError(f"{where}: expected one of {{{', '.join(DISTRIBUTIONS)}: [...]}}")
+        (kind, values), = dist.items()
+        if kind not in DISTRIBUTIONS:
+            raise SpaceError(f"{where}: unknown distribution {kind!r} "
+                             f"(known: {', '.join(DISTRIBUTIONS)})")
+        if not isinstance(values, list) or not values:
+            raise SpaceError(f"{where}.{kind}: expected a non-empty list")
+        if kind in ("loguniform", "uniform", "randint"):
+            if len(values) != 2 or not all(isinstance(v, int | float) for v in values):
+                raise SpaceError(f"{where}.{kind}: expected [low, high]")
+            if not values[0] < values[1] or (kind == "loguniform" and values[0] <= 0):
+                raise SpaceError(f"{where}.{kind}: need 0 < low < high" if kind == "loguniform"
+                                 else f"{where}.{kind}: need low < high")
+        params.append(SearchParam(str(key), kind, tuple(values)))
+    kinds = {p.kind for p in params}
+    if "grid" in kinds and kinds != {"grid"}:
+        raise SpaceError("search.params: grid dimensions cannot be mixed with sampled ones "
+                         "(Optuna's GridSampler takes only grids)")
+    return SearchSpec(algorithm, samples, scheduler, tuple(params))
 
 
 def _overlay(obj: Any, value: Any, where: str) -> Any:

@@ -31,6 +31,38 @@ class Cell:
         return f"{self.method}-s{self.sparsity:g}-seed{self.seed}"
 
 
+DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice", "grid")
+SEARCHABLE = ("lr", "weight_decay", "momentum", "label_smoothing", "batch_size", "epochs",
+              "patience")
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    """One searched fine-tuning field: ``finetune.<field>`` drawn from a distribution."""
+
+    key: str
+    kind: str
+    values: tuple[float | int | str, ...]
+
+    @property
+    def field(self) -> str:
+        return self.key.split(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """A hyperparameter search per (method, sparsity) cell, run by Optuna through Ray Tune."""
+
+    algorithm: str = "optuna"
+    num_samples: int = 8
+    scheduler: str = "none"
+    params: tuple[SearchParam, ...] = ()
+
+    @property
+    def is_grid(self) -> bool:
+        return bool(self.params) and all(p.kind == "grid" for p in self.params)
+
+
 @dataclass(frozen=True)
 class SweepSpec:
     """Everything a sweep needs besides where it runs.
@@ -51,12 +83,22 @@ class SweepSpec:
     finetune: Recipe = field(default_factory=lambda: Recipe(epochs=100, lr=0.01, patience=10))
     method_recipes: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     measure: MeasureConfig = field(default_factory=MeasureConfig)
+    search: SearchSpec | None = None
+    # Per (method, sparsity) fine-tuning overrides, e.g. the best values of a search sweep.
+    cell_recipes: tuple[tuple[str, float, tuple[tuple[str, Any], ...]], ...] = ()
+    recipe_source: str = "default"
 
     def cells(self) -> list[Cell]:
         """Every (method, sparsity, seed), methods outermost, in the spec's order."""
         return [
             Cell(m, s, seed) for m in self.methods for s in self.sparsities for seed in self.seeds
         ]
+
+    def trial_count(self) -> int:
+        """Stage-2 trials this spec starts: grid cells, or samples per (method, sparsity)."""
+        if self.search is not None:
+            return len(self.methods) * len(self.sparsities) * self.search.num_samples
+        return len(self.cells())
 
     def dense_config(self, seed: int) -> DenseConfig:
         """The dense baseline that every trial of ``seed`` starts from."""
@@ -72,9 +114,13 @@ class SweepSpec:
 
     def trial_config(self, cell: Cell) -> TrialConfig:
         """The resolved config of one stage-2 trial."""
+        finetune = self.finetune_for(cell.method)
+        for method, sparsity, overrides in self.cell_recipes:
+            if method == cell.method and sparsity == cell.sparsity:
+                finetune = dataclasses.replace(finetune, **dict(overrides))
         return TrialConfig(
             dense=self.dense_config(cell.seed), method=cell.method, sparsity=cell.sparsity,
-            finetune=self.finetune_for(cell.method), measure=self.measure,
+            finetune=finetune, measure=self.measure,
         )
 
     def with_overrides(self, overrides: dict[str, Any]) -> SweepSpec:
@@ -85,6 +131,13 @@ class SweepSpec:
         """Plain-data form (JSON/YAML friendly)."""
         data = dataclasses.asdict(self)
         data["method_recipes"] = {m: dict(kv) for m, kv in self.method_recipes}
+        data["cell_recipes"] = [[m, s, dict(kv)] for m, s, kv in self.cell_recipes]
+        if self.search is not None:
+            data["search"] = {
+                "algorithm": self.search.algorithm, "num_samples": self.search.num_samples,
+                "scheduler": self.search.scheduler,
+                "params": {p.key: {p.kind: list(p.values)} for p in self.search.params},
+            }
         return data
 
     def describe(self) -> str:

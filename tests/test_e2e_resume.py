@@ -92,8 +92,8 @@ def test_sigkill_after_a_trial_finished_then_resume(tmp_path: Path, data_dir: Pa
     runs = tmp_path / "runs"
     args = ["run", *GRID, "--name", "crash-trials", "--runs-dir", str(runs),
             "--data-dir", str(data_dir), "--max-concurrent", "1"]
-    out = _kill_when(_start(args), ": finished test_acc", timeout_s=400)
-    assert "[trials 1/2" in out
+    out = _kill_when(_start(args), "s=0.5 seed=0: finished", timeout_s=400)
+    assert "[trials 1/2" in out.splitlines()[-1]
     proc = cli("resume", "crash-trials", "--runs-dir", str(runs), timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "1 of 2 trial(s) already finished" in proc.stdout

@@ -154,3 +154,17 @@ def replace_dotted(cfg: T, overrides: dict[str, Any]) -> T:
         current = getattr(cfg, head)
         changes[head] = replace_dotted(current, value) if isinstance(value, dict) else value
     return dataclasses.replace(cfg, **changes)  # type: ignore[type-var]
+
+
+HP_PREFIX = "hp_"  # keys a searcher adds to a Tune config: hp_<finetune field>
+_INT_FIELDS = ("batch_size", "epochs", "patience", "eval_batch_size")
+
+
+def apply_sampled(trial: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """A TrialConfig dict with a searcher's sampled fine-tuning values (``hp_lr``...) applied."""
+    finetune = dict(trial["finetune"])
+    for key, value in config.items():
+        if key.startswith(HP_PREFIX):
+            name = key[len(HP_PREFIX):]
+            finetune[name] = int(value) if name in _INT_FIELDS else value
+    return {**trial, "finetune": finetune}

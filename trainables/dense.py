@@ -53,7 +53,8 @@ def dense_trainable(config: dict[str, Any], runtime: Runtime) -> None:
         if cache.valid():
             # Finished before a crash, or trained meanwhile by another sweep: record, don't redo.
             final = cache.metrics()
-            run.log_metrics(final)
+            if not run.was_finished:
+                run.log_metrics(final)
             run.set_tags({"dense_cache_hit": "true"})
             run.finish()
         else:
@@ -98,7 +99,7 @@ def _train_dense(
     metrics = {
         "test_acc": test_acc,
         "test_loss": test_loss,
-        "val_acc": loop.best_acc,
+        "best_val_acc": loop.best_acc,
         "best_epoch": loop.best_epoch,
         "stopped_epoch": loop.epoch,
         "params_total": params_total(cpu_model),

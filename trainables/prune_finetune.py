@@ -23,7 +23,14 @@ from pruning.measure import (
 from pruning.methods import get_pruner
 from pruning.storage import load_structured, save_compact, save_structured
 from trainables.checkpointing import report_epoch, restore_state
-from trainables.config import TrialConfig, config_hash, flatten, from_dict, to_dict
+from trainables.config import (
+    TrialConfig,
+    apply_sampled,
+    config_hash,
+    flatten,
+    from_dict,
+    to_dict,
+)
 from trainables.data import load_splits
 from trainables.dense import build_dense_model
 from trainables.dense_cache import DenseCache
@@ -52,13 +59,14 @@ def trial_tags(cfg: TrialConfig, runtime: Runtime, recipe: str) -> dict[str, str
         "seed": str(cfg.seed), "sweep": runtime.sweep, "trial_id": trial_id,
         "config_hash": config_hash(cfg), "dense_config_hash": config_hash(cfg.dense),
         "git_sha": runtime.git_sha, "recipe": recipe,
+        **({"search": "true"} if recipe == "search" else {}),
     }
 
 
 def prune_finetune_trainable(config: dict[str, Any], runtime: Runtime) -> None:
     """Tune function trainable for one stage-2 cell; ``config["trial"]`` is a TrialConfig dict."""
     load_plugins()
-    cfg = from_dict(TrialConfig, config["trial"])
+    cfg = from_dict(TrialConfig, apply_sampled(config["trial"], config))
     run = TrackedRun.open(
         runtime.tracking_uri, runtime.experiment_id, key=trial_key(runtime.sweep, cfg),
         run_name=f"{cfg.method}-s{cfg.sparsity:g}-seed{cfg.seed}",
@@ -67,11 +75,20 @@ def prune_finetune_trainable(config: dict[str, Any], runtime: Runtime) -> None:
     )
     try:
         final = _prune_finetune(cfg, runtime, run)
+    except SystemExit:
+        if config.get("search"):
+            # A search scheduler (ASHA) stopped this sample early: an expected ending.
+            run.set_tags({"stopped_early": "true"})
+            run.finish()
+        else:
+            run.fail("stopped by Ray Tune before finishing (sweep interrupted or trial stopped)")
+        raise
     except BaseException as exc:
         run.fail(exc)
         raise
     # Reported after the run is FINISHED: Tune may end the function while this call returns.
-    tune.report({**final, "done": True})
+    # val_acc is the selected (best) one, which is what a searcher compares.
+    tune.report({**final, "val_acc": final["best_val_acc"], "done": True})
 
 
 def _prune_finetune(cfg: TrialConfig, runtime: Runtime, run: TrackedRun) -> dict[str, float]:

@@ -26,10 +26,21 @@ _BATCH = 100  # log_batch accepts at most 100 params per call
 class TrackedRun:
     """One MLflow run identified by a stable key, continued rather than duplicated."""
 
-    def __init__(self, client: MlflowClient, run_id: str, last_step: int) -> None:
+    def __init__(self, client: MlflowClient, run_id: str, last_step: int,
+                 was_finished: bool = False) -> None:
         self.client = client
         self.run_id = run_id
         self.last_step = last_step
+        self.was_finished = was_finished
+
+    @staticmethod
+    def find_status(tracking_uri: str, experiment_id: str, key: str) -> str | None:
+        """Status of the run tagged ``run_key=key`` (None when there is none); changes nothing."""
+        client = MlflowClient(tracking_uri=tracking_uri)
+        found = client.search_runs(
+            [experiment_id], filter_string=f"tags.run_key = '{key}'", max_results=1
+        )
+        return found[0].info.status if found else None
 
     @classmethod
     def open(
@@ -59,7 +70,7 @@ class TrackedRun:
             client.update_run(run_id, status="RUNNING")
             history = client.get_metric_history(run_id, step_metric)
             last = max((m.step for m in history), default=-1)
-            return cls(client, run_id, last)
+            return cls(client, run_id, last, was_finished=run.info.status == "FINISHED")
         all_tags = {**tags, "run_key": key, MLFLOW_RUN_NAME: run_name, "attempts": "1"}
         if parent_run_id:
             all_tags[MLFLOW_PARENT_RUN_ID] = parent_run_id

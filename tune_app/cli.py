@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-failures", type=int, default=2,
                      help="retries per trial from its last checkpoint (default 2)")
     run.add_argument("--no-download", action="store_true", help="never download data sets")
+    run.add_argument("--hparams", metavar="SEARCH_SWEEP",
+                     help="fine-tune with the best values found by a search sweep")
     run.add_argument("--dry-run", action="store_true", help="print the trial table, run nothing")
 
     resume = sub.add_parser("resume", help="continue an interrupted sweep (finished trials are "
@@ -162,10 +164,9 @@ def check_name(name: str) -> str:
     return name
 
 
-def default_name(space: str) -> str:
-    """``<space>-<timestamp>`` (a file space contributes its file stem)."""
-    stem = os.path.splitext(os.path.basename(space))[0]
-    return f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+def default_name(space_name: str) -> str:
+    """``<space name>-<timestamp>``."""
+    return f"{space_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _ui(args: argparse.Namespace) -> int:
@@ -193,10 +194,10 @@ def _spaces(args: argparse.Namespace) -> int:
         except SpaceError as exc:
             raise UserError(str(exc)) from None
         return 0
-    print(f"{'space':8} {'methods':>7} {'sparsities':>10} {'seeds':>5} {'trials':>6} "
-          f"{'dense':>5}  description")
+    print(f"{'space':8} {'methods':>7} {'sparsities':>10} {'seeds':>5} {'grid':>5} "
+          f"{'trials':>6} {'dense':>5}  description")
     for name in search_spaces.space_names():
         s = search_spaces.load(name)
         print(f"{name:8} {len(s.methods):7} {len(s.sparsities):10} {len(s.seeds):5} "
-              f"{len(s.cells()):6} {len(s.seeds):5}  {s.description}")
+              f"{len(s.cells()):5} {s.trial_count():6} {len(s.seeds):5}  {s.description}")
     return 0

@@ -15,8 +15,8 @@ def connect(address: str | None, num_cpus: int | None = None) -> dict[str, float
     if ray.is_initialized():
         return dict(ray.cluster_resources())
     # Trials log to MLflow and our progress lines; worker stdout would only repeat them.
-    kwargs: dict = {"include_dashboard": False, "log_to_driver": False,
-                    "logging_level": logging.WARNING, "configure_logging": True}
+    kwargs: dict = {"log_to_driver": False, "logging_level": logging.WARNING,
+                    "configure_logging": True}
     plugins = os.environ.get("PRUNE_SWEEP_PLUGINS")
     if plugins:
         # Workers on other nodes do not inherit the driver's environment.
@@ -29,7 +29,7 @@ def connect(address: str | None, num_cpus: int | None = None) -> dict[str, float
         if address:
             ray.init(address=address, **kwargs)
         else:
-            ray.init(address="local", num_cpus=num_cpus, **kwargs)
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or "a local Ray instance"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

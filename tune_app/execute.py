@@ -16,6 +16,7 @@ from trainables.runtime import Runtime
 from tune_app import cluster
 from tune_app.errors import UserError
 from tune_app.paths import RunsLayout, git_sha
+from tune_app.search import run_search_stage
 from tune_app.sweep import (
     Resources,
     finish_parent,
@@ -120,7 +121,13 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
         dense_failed = run_dense_stage(spec, runtime, res, resume=resume)
         for seed, why in dense_failed.items():
             print(f"dense seed={seed}: {why}; its trials are skipped", flush=True)
-        grid = run_trial_stage(spec, runtime, res, set(dense_failed), resume=resume)
+        grid, best_path = None, None
+        if spec.search is not None and spec.seeds[0] not in dense_failed:
+            best_path = run_search_stage(spec, runtime, res.per_trial, res.max_concurrent,
+                                         res.max_failures, paths.reports_dir, resume)
+        elif spec.search is None:
+            grid = run_trial_stage(spec, runtime, res, set(dense_failed),
+                                   recipe=spec.recipe_source, resume=resume)
     except KeyboardInterrupt:
         client.set_tag(parent, "interrupted", "true")
         client.set_terminated(parent, status="FAILED")
@@ -130,6 +137,11 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
         return 130
     rows, failed = summarize_results(grid)
     failed += [f"dense seed={s}" for s in dense_failed]
+    if best_path is not None:
+        client.log_artifact(parent, str(best_path))
+        print(f"\nbest fine-tuning values (selected on validation accuracy): {best_path}\n"
+              f"use them: prune-sweep run --space ... --hparams {spec.name} "
+              f"--runs-dir {paths.runs_dir}", flush=True)
     finish_parent(client, parent, len(rows), failed, started)
     print(f"\nsweep {spec.name}: {len(rows)} trial(s) finished, {len(failed)} failed, "
           f"{time.monotonic() - started:.0f}s")

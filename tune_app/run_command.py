@@ -36,9 +36,19 @@ def resolve_spec(args: argparse.Namespace) -> SweepSpec:
             overrides[attr] = values
     if args.dataset:
         overrides["data.name"] = args.dataset
-    name = check_name(args.name) if args.name else default_name(args.space)
+    name = check_name(args.name) if args.name else default_name(spec.name)
     overrides["name"] = name
     spec = spec.with_overrides(overrides)
+    if args.hparams:
+        from tune_app.paths import resolve_runs_dir
+        from tune_app.search import cell_recipes_from
+
+        if spec.search is not None:
+            raise UserError("--hparams applies to comparison sweeps, not to a search space")
+        best = resolve_runs_dir(args.runs_dir) / "reports" / check_name(args.hparams) / \
+            "best_hparams.json"
+        spec = spec.with_overrides({"cell_recipes": cell_recipes_from(best, spec),
+                                    "recipe_source": f"hparams:{args.hparams}"})
     try:
         validate(spec, PRUNERS.names(), DATASETS.names())
     except SpaceError as exc:
@@ -55,7 +65,10 @@ def resolve_spec(args: argparse.Namespace) -> SweepSpec:
 
 def print_plan(spec: SweepSpec) -> None:
     """The trial table of a sweep (``--dry-run`` prints only this)."""
-    print(f"sweep {spec.name}: {len(spec.seeds)} dense baseline(s), {len(spec.cells())} trial(s)")
+    kind = (f"search: {spec.search.num_samples} sample(s) per cell, scheduler "
+            f"{spec.search.scheduler}" if spec.search else f"recipe {spec.recipe_source}")
+    print(f"sweep {spec.name}: {len(spec.seeds)} dense baseline(s), {spec.trial_count()} "
+          f"trial(s) ({kind})")
     print(f"  data {spec.data.name} (train {spec.data.train_size or 'all'}, val "
           f"{spec.data.val_size or 'default'}, test {spec.data.test_size or 'all'}), "
           f"model {spec.model.name} x{spec.model.width:g}")
@@ -63,7 +76,7 @@ def print_plan(spec: SweepSpec) -> None:
           f"{spec.rewind_epoch}")
     print(f"{'#':>3}  {'method':12} {'sparsity':>8} {'seed':>6} {'epochs':>6} {'lr':>8}")
     for i, cell in enumerate(spec.cells(), 1):
-        r = spec.finetune_for(cell.method)
+        r = spec.trial_config(cell).finetune
         print(f"{i:3}  {cell.method:12} {cell.sparsity:8g} {cell.seed:6} {r.epochs:6} {r.lr:8g}")
 
 

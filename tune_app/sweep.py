@@ -70,14 +70,15 @@ def _tune_root(runtime: Runtime) -> Path:
 
 def record_cached_dense(runtime: Runtime, cache: DenseCache) -> None:
     """Give a reused dense baseline its ``role=dense`` run in this sweep's experiment."""
+    key = f"dense/{cache.key}"
+    if TrackedRun.find_status(runtime.tracking_uri, runtime.experiment_id, key) == "FINISHED":
+        return  # recorded already (a resumed sweep)
     run = TrackedRun.open(
-        runtime.tracking_uri, runtime.experiment_id, key=f"dense/{cache.key}",
+        runtime.tracking_uri, runtime.experiment_id, key=key,
         run_name=f"dense-seed{cache.cfg.seed}",
         tags={**dense_run_tags(cache.cfg, runtime), "dense_cache_hit": "true"},
         parent_run_id=runtime.parent_run_id,
     )
-    if run.client.get_run(run.run_id).info.status == "FINISHED":
-        return
     run.log_params({"role": "dense", **flatten(cache.cfg, "dense.")})
     run.log_metrics(cache.metrics())
     run.finish()

@@ -1,0 +1,69 @@
+"""A sweep on a real two-node Ray cluster with an MLflow tracking server and shared storage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.conftest import REPO, cli
+from tests.ray_cluster import free_port, start_cluster
+
+pytestmark = pytest.mark.e2e
+
+
+def _start_server(runs: Path, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tune_app", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--runs-dir", str(runs), "--workers", "1"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.5)
+    subprocess.run(["pkill", "-9", "-s", str(proc.pid)], check=False)
+    raise TimeoutError("MLflow server did not come up in 90 s")
+
+
+def test_sweep_on_two_nodes_with_tracking_server(tmp_path: Path, data_dir: Path) -> None:
+    port = free_port()
+    server = _start_server(tmp_path / "server", port)
+    cluster = start_cluster(workers=1, cpus_per_node=1)
+    try:
+        uri = f"http://127.0.0.1:{port}"
+        proc = cli(
+            "run", "--space", "smoke", "--dataset", "synthetic", "--methods",
+            "magnitude,structured,lottery", "--sparsities", "0.5", "--seeds", "0",
+            "--name", "cluster", "--address", cluster.address, "--mlflow-uri", uri,
+            "--storage", str(tmp_path / "shared"), "--runs-dir", str(tmp_path / "driver"),
+            "--data-dir", str(data_dir), env=cluster.env(), timeout=900,
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        client = MlflowClient(tracking_uri=uri)
+        exp = client.get_experiment_by_name("cluster")
+        runs = client.search_runs([exp.experiment_id])
+        trials = [r for r in runs if r.data.tags.get("role") == "trial"]
+        dense = [r for r in runs if r.data.tags.get("role") == "dense"]
+        assert len(trials) == 3 and len(dense) == 1
+        assert {r.info.status for r in trials + dense} == {"FINISHED"}
+        nodes = {r.data.tags["node_id"] for r in trials}
+        assert len(nodes) == 2, nodes  # trials ran on both nodes
+        assert all(r.data.tags["device"] == "cpu" for r in trials)
+        # The dense baseline was trained once, on one node, and every trial read it from the
+        # shared storage.
+        entries = [p for p in (tmp_path / "shared" / "dense").iterdir() if p.is_dir()]
+        assert len(entries) == 1 and (entries[0] / "manifest.json").is_file()
+        assert not (tmp_path / "driver" / "mlflow.db").exists()  # everything went to the server
+    finally:
+        cluster.stop()
+        subprocess.run(["pkill", "-9", "-s", str(server.pid)], capture_output=True, check=False)
