@@ -67,3 +67,46 @@ def test_sweep_on_two_nodes_with_tracking_server(tmp_path: Path, data_dir: Path)
     finally:
         cluster.stop()
         subprocess.run(["pkill", "-9", "-s", str(server.pid)], capture_output=True, check=False)
+
+
+def test_losing_a_worker_node_mid_sweep(tmp_path: Path, data_dir: Path) -> None:
+    cluster = start_cluster(workers=1, cpus_per_node=1)
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tune_app", "run", "--space", "smoke", "--dataset", "synthetic",
+         "--methods", "magnitude,lottery", "--sparsities", "0.5,0.9", "--seeds", "0",
+         "--name", "node-loss", "--address", cluster.address, "--storage",
+         str(tmp_path / "shared"), "--runs-dir", str(runs), "--data-dir", str(data_dir),
+         "--max-failures", "3"],
+        cwd=REPO, env={**cluster.env(), "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        killed = False
+        deadline = time.monotonic() + 900
+        for line in proc.stdout:
+            lines.append(line)
+            if not killed and line.startswith("[trials") and "epoch 1" in line:
+                cluster.nodes[1].kill()  # the worker node: raylet, workers, everything
+                killed = True
+            if time.monotonic() > deadline:
+                raise TimeoutError("sweep did not finish in 900 s")
+        proc.wait(timeout=60)
+        out = "".join(lines)
+        assert killed, out[-3000:]
+        assert proc.returncode == 0, out[-4000:]
+        client = MlflowClient(tracking_uri=f"sqlite:///{runs / 'mlflow.db'}")
+        exp = client.get_experiment_by_name("node-loss")
+        runs_list = client.search_runs([exp.experiment_id])
+        trials = [r for r in runs_list if r.data.tags.get("role") == "trial"]
+        assert len(trials) == 4
+        assert {r.info.status for r in runs_list} == {"FINISHED"}
+        for run in trials:
+            assert "test_acc" in run.data.metrics
+            steps = [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")]
+            assert len(steps) == len(set(steps)), steps
+    finally:
+        subprocess.run(["pkill", "-9", "-s", str(proc.pid)], capture_output=True, check=False)
+        cluster.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -106,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     try:
         args = build_parser().parse_args(argv)
+        if args.command in ("run", "resume"):
+            # SIGTERM (a scheduler, `kill`) stops a sweep the way Ctrl-C does: resumably.
+            signal.signal(signal.SIGTERM, _raise_interrupt)
         if args.command == "run":
             from tune_app.run_command import run_command
 
@@ -136,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("prune-sweep: interrupted", file=sys.stderr, flush=True)
         return 130
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def parse_list(text: str | None, kind: type, flag: str) -> tuple | None:
