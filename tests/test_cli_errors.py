@@ -41,6 +41,8 @@ CASES = [
     (["run", "--space", "missing.yaml"], "does not exist"),
     (["run", "--space", "smoke", "--dataset", "cifar10", "--no-download"], "CIFAR-10"),
     (["spaces", "--show", "nope"], "unknown space"),
+    ([*SMOKE, "--storage", "s3://bucket/x"], "object stores"),
+    ([*SMOKE, "--hparams", "never-searched"], "best_hparams.json not found"),
 ]
 
 

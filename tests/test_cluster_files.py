@@ -39,7 +39,7 @@ def test_cluster_file_semantics(name: str) -> None:
     assert "--host" in server
     for node in cfg["available_node_types"].values():
         assert node.get("min_workers", 0) <= node.get("max_workers", cfg["max_workers"])
-    assert "PRUNE_SWEEP_STORAGE" in setup
+    assert "PRUNE_SWEEP_STORAGE" in setup and "s3://" not in setup.split("STORAGE=")[1]
 
 
 def test_aws_workers_request_gpus_and_head_takes_no_trials() -> None:

@@ -32,18 +32,38 @@ def report_epoch(
 
 
 def restore_state(load_extra: Callable[[Path], Any] | None = None) -> tuple[dict | None, Any]:
-    """The trial's last checkpoint state (and whatever ``load_extra`` reads), or (None, None).
+    """The trial's newest readable checkpoint state (and what ``load_extra`` reads from it).
 
-    A checkpoint that cannot be read is reported as a warning and treated as absent, so the
-    trial restarts cleanly instead of crashing on every retry."""
+    Tune hands over only its latest checkpoint; when that one is truncated or corrupted, the
+    older ones Tune kept beside it (``CheckpointConfig(num_to_keep)``) are tried newest first,
+    with a warning. (None, None) when there is nothing usable: the trial starts over."""
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
         return None, None
-    try:
-        with checkpoint.as_directory() as tmp:
-            state = torch.load(Path(tmp) / STATE_FILE, map_location="cpu", weights_only=True)
-            extra = load_extra(Path(tmp)) if load_extra is not None else None
-        return state, extra
-    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint means "start over"
-        warnings.warn(f"ignoring unreadable checkpoint {checkpoint.path}: {exc}", stacklevel=2)
-        return None, None
+    with checkpoint.as_directory() as tmp:
+        latest = Path(tmp)
+        candidates = [latest] + [p for p in older_checkpoints(Path(checkpoint.path))]
+        return load_first_good(candidates, load_extra)
+
+
+def older_checkpoints(latest: Path) -> list[Path]:
+    """Sibling checkpoint directories older than ``latest``, newest first (local storage)."""
+    if not latest.parent.is_dir():
+        return []
+    return sorted((p for p in latest.parent.glob("checkpoint_*") if p.name < latest.name),
+                  reverse=True)
+
+
+def load_first_good(
+    candidates: list[Path], load_extra: Callable[[Path], Any] | None = None
+) -> tuple[dict | None, Any]:
+    """Load the first checkpoint directory that reads cleanly, warning about the others."""
+    for path in candidates:
+        try:
+            state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+            extra = load_extra(path) if load_extra is not None else None
+            return state, extra
+        except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint: try an older one
+            warnings.warn(f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc}); "
+                          "falling back to an older one", stacklevel=2)
+    return None, None

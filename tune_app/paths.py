@@ -45,6 +45,9 @@ def layout(runs_dir: str | None, storage: str | None = None, data_dir: str | Non
            create: bool = True) -> RunsLayout:
     """Resolve and (optionally) create the directories, failing with one line if unwritable."""
     root = resolve_runs_dir(runs_dir)
+    if storage and "://" in storage:
+        raise UserError(f"--storage {storage}: object stores (s3://, gs://) are not supported yet; "
+                        "use a directory every node mounts (NFS, EFS)")
     store = Path(storage).expanduser().resolve() if storage else root / "storage"
     data = Path(data_dir).expanduser().resolve() if data_dir else root / "data"
     result = RunsLayout(root, store, data)

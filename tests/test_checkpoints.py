@@ -1,0 +1,57 @@
+"""Bad checkpoints: trial checkpoints fall back to older ones; dense caches fail checksums."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainables.checkpointing import STATE_FILE, load_first_good, older_checkpoints
+from trainables.config import DenseConfig
+from trainables.dense_cache import CorruptCacheError, DenseCache
+
+
+def _ckpt(root: Path, name: str, epoch: int) -> Path:
+    path = root / name
+    path.mkdir()
+    torch.save({"epoch": epoch}, path / STATE_FILE)
+    return path
+
+
+def test_truncated_latest_checkpoint_falls_back_to_previous(tmp_path: Path) -> None:
+    old = _ckpt(tmp_path, "checkpoint_000001", 1)
+    new = _ckpt(tmp_path, "checkpoint_000002", 2)
+    data = (new / STATE_FILE).read_bytes()
+    (new / STATE_FILE).write_bytes(data[: len(data) // 2])  # truncated mid-write
+    assert older_checkpoints(new) == [old]
+    with pytest.warns(UserWarning, match="checkpoint_000002 is unreadable"):
+        state, _ = load_first_good([new, *older_checkpoints(new)])
+    assert state == {"epoch": 1}
+
+
+def test_no_readable_checkpoint_means_start_over(tmp_path: Path) -> None:
+    bad = tmp_path / "checkpoint_000000"
+    bad.mkdir()
+    (bad / STATE_FILE).write_bytes(b"garbage")
+    with pytest.warns(UserWarning):
+        assert load_first_good([bad]) == (None, None)
+
+
+def test_dense_cache_detects_corruption(tmp_path: Path) -> None:
+    cache = DenseCache(tmp_path, DenseConfig(seed=3))
+    weights = {"w": torch.ones(3)}
+    assert cache.write({"init": weights, "rewind": weights, "final": weights}, {"test_acc": 0.5})
+    assert cache.valid() and cache.metrics() == {"test_acc": 0.5}
+    # A second writer finds a valid entry and leaves it alone.
+    assert not cache.write({"init": weights, "rewind": weights, "final": weights}, {})
+    with open(cache.dir / "final.pt", "r+b") as fh:
+        fh.seek(os.path.getsize(cache.dir / "final.pt") // 2)
+        fh.write(b"\x00\x01\x02\x03")
+    assert not cache.valid()
+    with pytest.raises(CorruptCacheError, match="final.pt is missing or corrupted"):
+        cache.verify()
+    cache.discard()
+    assert not cache.exists()
+    assert not list(tmp_path.glob(".*tmp*"))  # no half-written entries left behind
