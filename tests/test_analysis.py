@@ -159,3 +159,17 @@ def test_progress_table(store: str) -> None:
     row = table[(table["method"] == "lottery") & (table["sparsity"] == 0.9)].iloc[0]
     assert (row["finished"], row["failed"]) == (0, 1)
     assert "structured" in format_progress(table)
+
+
+def test_compare_puts_sweeps_side_by_side(store: str, tmp_path: Path) -> None:
+    client = MlflowClient(tracking_uri=store)
+    exp = client.create_experiment("fab-other", artifact_location=(tmp_path / "a").as_uri())
+    parent = client.create_run(exp, tags={"role": "sweep"}).info.run_id
+    for seed in SEEDS:
+        _trial(client, exp, parent, "magnitude", 0.9, seed, 0.7 + 0.01 * seed)
+    result = build_report("fab", store, tmp_path / "cmp", compare=["fab-other"])
+    csv = pd.read_csv(result.out_dir / "efficiency_table.csv")
+    other = csv[csv["method"] == "fab-other/magnitude"]
+    assert other["accuracy_pct"].item() == pytest.approx(71.0)
+    assert "magnitude" in set(csv["method"])
+    assert "Compared with: fab-other" in (result.out_dir / "report.md").read_text()
