@@ -21,6 +21,13 @@ def global_magnitude_masks(
         # A stable sort ranks equal magnitudes by position, so exactly k weights go.
         order = torch.sort(flat, stable=True).indices
         keep[order[:k]] = False
+    return split_flat(keep, params)
+
+
+def split_flat(
+    keep: torch.Tensor, params: list[tuple[str, torch.Tensor]]
+) -> dict[str, torch.Tensor]:
+    """Cut one flat keep-vector over ``params`` (in order) into per-parameter masks."""
     masks, offset = {}, 0
     for name, p in params:
         masks[name] = keep[offset : offset + p.numel()].view_as(p).to(p.device)

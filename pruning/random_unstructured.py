@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from pruning.base import Pruner, PruneResult, check_sparsity
-from pruning.masks import apply_masks
+from pruning.masks import apply_masks, split_flat
 from pruning.measure import prunable_weights
 from pruning.methods import PRUNERS
 
@@ -34,9 +34,6 @@ class RandomPruner(Pruner):
         k = int(round(check_sparsity(sparsity) * total))
         keep = torch.ones(total, dtype=torch.bool)
         keep[torch.randperm(total)[:k]] = False
-        masks, offset = {}, 0
-        for name, p in params:
-            masks[name] = keep[offset : offset + p.numel()].view_as(p).to(p.device)
-            offset += p.numel()
+        masks = split_flat(keep, params)
         apply_masks(model, masks)
         return PruneResult(model, masks, structured=False)

@@ -123,8 +123,7 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
             print(f"dense seed={seed}: {why}; its trials are skipped", flush=True)
         grid, best_path = None, None
         if spec.search is not None and spec.seeds[0] not in dense_failed:
-            best_path = run_search_stage(spec, runtime, res.per_trial, res.max_concurrent,
-                                         res.max_failures, paths.reports_dir, resume)
+            best_path = run_search_stage(spec, runtime, res, paths.reports_dir, resume)
         elif spec.search is None:
             grid = run_trial_stage(spec, runtime, res, set(dense_failed),
                                    recipe=spec.recipe_source, resume=resume)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
@@ -18,7 +17,7 @@ from trainables.config import HP_PREFIX, apply_sampled, to_dict
 from trainables.prune_finetune import prune_finetune_trainable
 from trainables.runtime import Runtime
 from tune_app.errors import UserError
-from tune_app.progress import ProgressPrinter, trial_label
+from tune_app.sweep import Resources, make_tuner
 
 
 def optuna_distribution(p: SearchParam) -> optuna.distributions.BaseDistribution:
@@ -49,43 +48,24 @@ def make_searcher(search: SearchSpec, study: str, storage: Path, seed: int) -> O
     )
 
 
-def _search_cell(spec: SweepSpec, cell: Cell, runtime: Runtime, per_trial: dict, max_conc: int
-                 | None, max_failures: int, resume: bool, optuna_db: Path) -> dict | None:
+def _search_cell(spec: SweepSpec, cell: Cell, runtime: Runtime, res: Resources, resume: bool,
+                 optuna_db: Path) -> dict | None:
     search = spec.search
     assert search is not None
     name = f"{runtime.sweep}.search.{cell.method}.s{cell.sparsity:g}"
-    path = Path(runtime.storage_dir) / "tune" / name
-    trainable = tune.with_resources(
-        tune.with_parameters(prune_finetune_trainable, runtime=runtime), per_trial)
-    if resume and tune.Tuner.can_restore(str(path)):
-        tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True,
-                                   resume_errored=True)
-    else:
-        scheduler = None
-        if search.scheduler == "asha":
-            # One report per epoch plus the final one: max_t covers the whole schedule.
-            scheduler = ASHAScheduler(metric="val_acc", mode="max", time_attr="training_iteration",
-                                      max_t=spec.finetune_for(cell.method).epochs + 1,
-                                      grace_period=1, reduction_factor=2)
-        tuner = tune.Tuner(
-            trainable,
-            param_space={"trial": to_dict(spec.trial_config(cell)), "recipe": "search",
-                         "search": True},
-            tune_config=tune.TuneConfig(
-                search_alg=make_searcher(search, name, optuna_db, cell.seed),
-                scheduler=scheduler, num_samples=search.num_samples,
-                max_concurrent_trials=max_conc, reuse_actors=True,
-                trial_name_creator=lambda t: trial_label(t.config),
-            ),
-            run_config=tune.RunConfig(
-                name=name, storage_path=str(path.parent),
-                failure_config=tune.FailureConfig(max_failures=max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-                callbacks=[ProgressPrinter(search.num_samples, f"search {cell.method} "
-                                                               f"s={cell.sparsity:g}")],
-                verbose=0,
-            ),
-        )
+    scheduler = None
+    if search.scheduler == "asha":
+        # One report per epoch plus the final one: max_t covers the whole schedule.
+        scheduler = ASHAScheduler(metric="val_acc", mode="max", time_attr="training_iteration",
+                                  max_t=spec.finetune_for(cell.method).epochs + 1,
+                                  grace_period=1, reduction_factor=2)
+    space = {"trial": to_dict(spec.trial_config(cell)), "recipe": "search", "search": True}
+    tuner = make_tuner(
+        prune_finetune_trainable, space, name, runtime, res, search.num_samples,
+        f"search {cell.method} s={cell.sparsity:g}", resume,
+        search_alg=make_searcher(search, name, optuna_db, cell.seed), scheduler=scheduler,
+        num_samples=search.num_samples,
+    )
     grid = tuner.fit()
     best, best_score = None, float("-inf")
     for result in grid:
@@ -100,8 +80,8 @@ def _search_cell(spec: SweepSpec, cell: Cell, runtime: Runtime, per_trial: dict,
     return best
 
 
-def run_search_stage(spec: SweepSpec, runtime: Runtime, per_trial: dict, max_conc: int | None,
-                     max_failures: int, reports_dir: Path, resume: bool) -> Path:
+def run_search_stage(spec: SweepSpec, runtime: Runtime, res: Resources, reports_dir: Path,
+                     resume: bool) -> Path:
     """One Optuna search per (method, sparsity) on the first seed; writes best_hparams.json."""
     seed = spec.seeds[0]
     optuna_db = Path(runtime.runs_dir) / "optuna" / f"{runtime.sweep}.db"
@@ -110,8 +90,8 @@ def run_search_stage(spec: SweepSpec, runtime: Runtime, per_trial: dict, max_con
         for sparsity in spec.sparsities:
             print(f"search: {method} s={sparsity:g}: {spec.search.num_samples} sample(s) "
                   f"on seed {seed}", flush=True)
-            found = _search_cell(spec, Cell(method, sparsity, seed), runtime, per_trial,
-                                 max_conc, max_failures, resume, optuna_db)
+            found = _search_cell(spec, Cell(method, sparsity, seed), runtime, res, resume,
+                                 optuna_db)
             if found is not None:
                 best.setdefault(method, {})[f"{sparsity:g}"] = found
                 print(f"search: {method} s={sparsity:g}: best val_acc "

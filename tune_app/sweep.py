@@ -34,8 +34,10 @@ def _trial_dirname(trial: Any) -> str:
     return trial_label(trial.config).replace(" ", "_").replace("=", "") + f"_{trial.trial_id}"
 
 
-def _tuner(trainable: Any, param_space: dict, name: str, runtime: Runtime, res: Resources,
-           total: int, stage: str, resume: bool = False) -> tune.Tuner:
+def make_tuner(trainable: Any, param_space: dict, name: str, runtime: Runtime, res: Resources,
+               total: int, stage: str, resume: bool = False, **search: Any) -> tune.Tuner:
+    """A Tuner for one stage (or restored from storage when resuming). ``search`` passes
+    ``search_alg``, ``scheduler`` and ``num_samples`` through to TuneConfig."""
     wrapped = tune.with_resources(tune.with_parameters(trainable, runtime=runtime), res.per_trial)
     path = _tune_root(runtime) / name
     if resume and tune.Tuner.can_restore(str(path)):
@@ -47,6 +49,7 @@ def _tuner(trainable: Any, param_space: dict, name: str, runtime: Runtime, res: 
         wrapped,
         param_space=param_space,
         tune_config=tune.TuneConfig(
+            **search,
             max_concurrent_trials=res.max_concurrent,
             # A new worker process costs ~15 s of imports on a small machine; reuse them.
             reuse_actors=True,
@@ -108,8 +111,8 @@ def run_dense_stage(spec: SweepSpec, runtime: Runtime, res: Resources, resume: b
         return {}
     print(f"stage 1: training {len(todo)} dense baseline(s) for seeds {todo}", flush=True)
     space = {"dense": tune.grid_search([to_dict(spec.dense_config(s)) for s in todo])}
-    tuner = _tuner(dense_trainable, space, f"{runtime.sweep}.dense", runtime, res, len(todo),
-                   "dense", resume)
+    tuner = make_tuner(dense_trainable, space, f"{runtime.sweep}.dense", runtime, res,
+                       len(todo), "dense", resume)
     tuner.fit()
     failed = {}
     for seed in todo:
@@ -129,8 +132,8 @@ def run_trial_stage(spec: SweepSpec, runtime: Runtime, res: Resources, skip_seed
         "trial": tune.grid_search([to_dict(spec.trial_config(c)) for c in cells]),
         "recipe": recipe,
     }
-    tuner = _tuner(prune_finetune_trainable, space, runtime.sweep, runtime, res, len(cells),
-                   "trials", resume)
+    tuner = make_tuner(prune_finetune_trainable, space, runtime.sweep, runtime, res,
+                       len(cells), "trials", resume)
     return tuner.fit()
 
 
