@@ -7,6 +7,8 @@ VENV := .venv
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUNS ?= runs
 SWEEP ?= smoke-$(shell date +%Y%m%d-%H%M%S)
+# Expand once: `run` and `analyze` must name the same sweep.
+SWEEP := $(SWEEP)
 
 .PHONY: setup sweep test test-quick lint clean-runs
 

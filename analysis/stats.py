@@ -26,8 +26,9 @@ def ci95_halfwidth(values: np.ndarray) -> float:
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Per (method, target sparsity) over FINISHED runs: ``<metric>_mean``, ``_std``, ``_ci95``
-    and ``n`` (seeds). Dense baselines appear as method ``dense`` at sparsity 0."""
-    done = df[df["status"] == "FINISHED"]
+    and ``n`` (seeds). Dense baselines appear as method ``dense`` at sparsity 0. Runs without a
+    test accuracy (search samples a scheduler stopped early) are left out."""
+    done = df[(df["status"] == "FINISHED") & df["test_acc"].notna()]
     rows = []
     for (method, target), group in done.groupby(["method", "sparsity_target"], sort=True):
         row: dict = {"method": method, "sparsity_target": target, "n": len(group),
