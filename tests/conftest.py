@@ -38,3 +38,10 @@ def _kill_session(sid: int) -> None:
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One data directory per test session, so the synthetic set is generated once."""
     return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def shared_storage(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Storage shared by end-to-end sweeps whose dense stage is not under test: the smoke
+    baseline is trained once and reused from the cache, which keeps the suite short."""
+    return tmp_path_factory.mktemp("storage")

@@ -69,14 +69,15 @@ def test_sweep_on_two_nodes_with_tracking_server(tmp_path: Path, data_dir: Path)
         subprocess.run(["pkill", "-9", "-s", str(server.pid)], capture_output=True, check=False)
 
 
-def test_losing_a_worker_node_mid_sweep(tmp_path: Path, data_dir: Path) -> None:
+def test_losing_a_worker_node_mid_sweep(tmp_path: Path, data_dir: Path,
+                                       shared_storage: Path) -> None:
     cluster = start_cluster(workers=1, cpus_per_node=1)
     runs = tmp_path / "runs"
     proc = subprocess.Popen(
         [sys.executable, "-m", "tune_app", "run", "--space", "smoke", "--dataset", "synthetic",
          "--methods", "magnitude,lottery", "--sparsities", "0.5,0.9", "--seeds", "0",
          "--name", "node-loss", "--address", cluster.address, "--storage",
-         str(tmp_path / "shared"), "--runs-dir", str(runs), "--data-dir", str(data_dir),
+         str(shared_storage), "--runs-dir", str(runs), "--data-dir", str(data_dir),
          "--max-failures", "3"],
         cwd=REPO, env={**cluster.env(), "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True,

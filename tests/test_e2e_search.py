@@ -30,12 +30,14 @@ search:
 """
 
 
-def test_search_then_comparison_uses_best_values(tmp_path: Path, data_dir: Path) -> None:
+def test_search_then_comparison_uses_best_values(tmp_path: Path, data_dir: Path,
+                                                 shared_storage: Path) -> None:
     runs = tmp_path / "runs"
     space = tmp_path / "space.yaml"
     space.write_text(SPACE)
     proc = cli("run", "--space", str(space), "--dataset", "synthetic", "--name", "tune-lr",
-               "--runs-dir", str(runs), "--data-dir", str(data_dir), timeout=900)
+               "--runs-dir", str(runs), "--data-dir", str(data_dir),
+               "--storage", str(shared_storage), timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     best_file = runs / "reports" / "tune-lr" / "best_hparams.json"
     best = json.loads(best_file.read_text())
@@ -60,7 +62,8 @@ def test_search_then_comparison_uses_best_values(tmp_path: Path, data_dir: Path)
 
     proc = cli("run", "--space", "smoke", "--dataset", "synthetic", "--methods", "magnitude",
                "--sparsities", "0.9", "--seeds", "0", "--name", "compare", "--hparams",
-               "tune-lr", "--runs-dir", str(runs), "--data-dir", str(data_dir), timeout=600)
+               "tune-lr", "--runs-dir", str(runs), "--data-dir", str(data_dir),
+               "--storage", str(shared_storage), timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     exp = client.get_experiment_by_name("compare")
     (trial,) = client.search_runs([exp.experiment_id], "tags.role = 'trial'")
