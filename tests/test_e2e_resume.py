@@ -102,23 +102,3 @@ def test_sigkill_after_a_trial_finished_then_resume(tmp_path: Path, data_dir: Pa
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "1 of 2 trial(s) already finished" in proc.stdout
     _check_exactly_once(runs, "crash-trials", 2)
-
-
-def test_failing_trial_is_retried_in_the_same_run(tmp_path: Path, data_dir: Path,
-                                                  shared_storage: Path) -> None:
-    runs = tmp_path / "runs"
-    env = {"PRUNE_SWEEP_PLUGINS": "tests.plugins.flaky", "FLAKY_MARKERS": str(tmp_path / "m")}
-    proc = cli("run", "--space", "smoke", "--dataset", "synthetic", "--methods",
-               "flaky_magnitude", "--sparsities", "0.5", "--seeds", "0", "--name", "flaky",
-               "--runs-dir", str(runs), "--data-dir", str(data_dir),
-               "--storage", str(shared_storage), env=env, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert (tmp_path / "m" / "failed-0.5").exists()  # the first attempt did fail
-    _check_exactly_once(runs, "flaky", 1)
-    client = MlflowClient(tracking_uri=f"sqlite:///{runs / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("flaky")
-    (trial,) = client.search_runs([exp.experiment_id], "tags.role = 'trial'")
-    # The failed attempt recorded its error; the retry continued that same run.
-    assert "injected failure" in trial.data.tags["last_error"]
-    assert "error" not in trial.data.tags
-    assert int(trial.data.tags["attempts"]) == 2

@@ -98,14 +98,20 @@ def test_compact_model_artifact_loads_with_measured_sparsity(sweep: dict, tmp_pa
         assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
 
 
-def test_second_sweep_reuses_dense_checkpoint(sweep: dict, data_dir: Path) -> None:
+def test_second_sweep_reuses_dense_and_retries_a_failing_trial(
+    sweep: dict, data_dir: Path, tmp_path: Path
+) -> None:
+    # One sweep, two checks: the dense cache is reused, and a trial whose first attempt raises
+    # (the test plugin's flaky_magnitude) succeeds on retry in the same MLflow run.
     runs = sweep["runs_dir"]
+    env = {"PRUNE_SWEEP_PLUGINS": "tests.plugins.flaky", "FLAKY_MARKERS": str(tmp_path / "m")}
     proc = cli(
-        "run", "--space", "smoke", "--dataset", "synthetic", "--methods", "magnitude",
+        "run", "--space", "smoke", "--dataset", "synthetic", "--methods", "flaky_magnitude",
         "--sparsities", "0.7", "--seeds", "0", "--name", "e2e-again", "--runs-dir", str(runs),
-        "--data-dir", str(data_dir), timeout=600,
+        "--data-dir", str(data_dir), env=env, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (tmp_path / "m" / "failed-0.7").exists()  # the first attempt did fail
     assert "reusing cached baseline" in proc.stdout
     assert len([p for p in (runs / "storage" / "dense").iterdir() if p.is_dir()]) == 1
     client: MlflowClient = sweep["client"]
@@ -117,6 +123,11 @@ def test_second_sweep_reuses_dense_checkpoint(sweep: dict, data_dir: Path) -> No
         "test_acc"]
     trials = _role(runs_list, "trial")
     assert len(trials) == 1 and trials[0].info.status == "FINISHED"
+    trial = trials[0]
+    assert "injected failure" in trial.data.tags["last_error"]
+    assert "error" not in trial.data.tags
+    assert int(trial.data.tags["attempts"]) == 2
+    assert "test_acc" in trial.data.metrics
 
 
 def test_rerunning_a_finished_sweep_name_is_refused(sweep: dict, data_dir: Path) -> None:
