@@ -15,6 +15,10 @@ def _pm(mean: float, ci: float, scale: float = 100.0, digits: int = 2) -> str:
     return text if math.isnan(ci) else f"{text} ± {scale * ci:.{digits}f}"
 
 
+def _times(text: str) -> str:
+    return text if text == "n/a" else text + "x"
+
+
 def efficiency_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Numeric table: one row per method and sparsity, dense first (from ``summarize``)."""
     return pd.DataFrame({
@@ -46,8 +50,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
         "Params (nonzero)": [num(p / 1e6, ".3f") + "M" for p in table["params_nonzero"]],
         "Size (MB)": [num(s / 1e6, ".2f") for s in table["size_bytes_compact"]],
         "Latency (ms)": [num(v, ".2f") for v in table["latency_ms_b1"]],
-        "Compression": [num(v, ".1f") + "x" for v in table["compression_ratio"]],
-        "Speedup": [num(v, ".2f") + "x" for v in table["speedup_b1"]],
+        "Compression": [_times(num(v, ".1f")) for v in table["compression_ratio"]],
+        "Speedup": [_times(num(v, ".2f")) for v in table["speedup_b1"]],
         "MACs (M)": [num(m / 1e6, ".1f") for m in table["macs"]],
         "Seeds": table["n_seeds"],
     })
