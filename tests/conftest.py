@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,54 @@ def shared_storage(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Storage shared by end-to-end sweeps whose dense stage is not under test: the smoke
     baseline is trained once and reused from the cache, which keeps the suite short."""
     return tmp_path_factory.mktemp("storage")
+
+
+class ObjectStore:
+    """An S3-compatible server (moto) on 127.0.0.1, reached the way users reach MinIO."""
+
+    def __init__(self, port: int) -> None:
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.env = {
+            "AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def bucket(self, name: str) -> str:
+        """Create a bucket and return its ``s3://`` URI."""
+        import boto3
+
+        boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                     aws_access_key_id="testing", aws_secret_access_key="testing",
+                     ).create_bucket(Bucket=name)
+        return f"s3://{name}"
+
+
+@pytest.fixture(scope="session")
+def object_store() -> Iterator[ObjectStore]:
+    """A moto S3 server for the session, stopped by its process session id."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = Path(sys.executable).with_name("moto_server")
+    proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    store = ObjectStore(port)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(store.endpoint, timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise TimeoutError("moto S3 server did not come up in 60 s") from None
+                time.sleep(0.3)
+        yield store
+    finally:
+        _kill_session(proc.pid)
+        proc.wait(timeout=30)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from ray import tune
 
 from trainables.checkpointing import STATE_FILE, load_first_good, older_checkpoints
 from trainables.config import DenseConfig
@@ -25,9 +26,10 @@ def test_truncated_latest_checkpoint_falls_back_to_previous(tmp_path: Path) -> N
     new = _ckpt(tmp_path, "checkpoint_000002", 2)
     data = (new / STATE_FILE).read_bytes()
     (new / STATE_FILE).write_bytes(data[: len(data) // 2])  # truncated mid-write
-    assert older_checkpoints(new) == [old]
+    older = older_checkpoints(tune.Checkpoint(str(new)))
+    assert [c.path for c in older] == [str(old)]
     with pytest.warns(UserWarning, match="checkpoint_000002 is unreadable"):
-        state, _ = load_first_good([new, *older_checkpoints(new)])
+        state, _ = load_first_good([new, *(Path(c.path) for c in older)])
     assert state == {"epoch": 1}
 
 

@@ -41,7 +41,9 @@ CASES = [
     (["run", "--space", "missing.yaml"], "does not exist"),
     (["run", "--space", "smoke", "--dataset", "cifar10", "--no-download"], "CIFAR-10"),
     (["spaces", "--show", "nope"], "unknown space"),
-    ([*SMOKE, "--storage", "s3://bucket/x"], "object stores"),
+    ([*SMOKE, "--storage", "ftp://host/x"], "unsupported storage"),
+    ([*SMOKE, "--storage", "s3://bucket/x?endpoint_override=h"], "query string"),
+    ([*SMOKE, "--storage", "gs://"], "names no bucket"),
     ([*SMOKE, "--hparams", "never-searched"], "best_hparams.json not found"),
 ]
 

@@ -1,17 +1,22 @@
-"""Interrupted sweeps resume exactly once: driver SIGKILL in either stage, trial retries."""
+"""Interrupted sweeps resume exactly once: driver SIGKILL in either stage, Ctrl-C, bad
+checkpoints."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import REPO, cli
+from tests.conftest import REPO, ObjectStore, cli
+from trainables.shared_storage import SharedStorage
 
 pytestmark = pytest.mark.e2e
 
@@ -28,13 +33,13 @@ def _start(args: list[str], env: dict | None = None) -> subprocess.Popen:
     )
 
 
-def _kill_when(proc: subprocess.Popen, marker: str, timeout_s: float) -> str:
-    """Read the driver's output until ``marker`` appears, then SIGKILL its whole session."""
+def _read_until(proc: subprocess.Popen, done: Callable[[str], bool], timeout_s: float) -> str:
+    """The driver's output up to and including the first line for which ``done`` is true."""
     seen: list[str] = []
     deadline = time.monotonic() + timeout_s
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), False)
     try:
-        assert proc.stdout is not None
-        os.set_blocking(proc.stdout.fileno(), False)
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
@@ -43,9 +48,17 @@ def _kill_when(proc: subprocess.Popen, marker: str, timeout_s: float) -> str:
                 time.sleep(0.2)
                 continue
             seen.append(line)
-            if marker in line:
+            if done(line):
                 return "".join(seen)
-        raise AssertionError(f"{marker!r} not seen in time:\n{''.join(seen)[-3000:]}")
+    finally:
+        os.set_blocking(proc.stdout.fileno(), True)
+    raise AssertionError(f"expected line not seen in time:\n{''.join(seen)[-3000:]}")
+
+
+def _kill_when(proc: subprocess.Popen, marker: str, timeout_s: float) -> str:
+    """Read the driver's output until ``marker`` appears, then SIGKILL its whole session."""
+    try:
+        return _read_until(proc, lambda line: marker in line, timeout_s)
     finally:
         subprocess.run(["pkill", "-9", "-s", str(proc.pid)], capture_output=True, check=False)
         proc.wait(timeout=30)
@@ -102,3 +115,55 @@ def test_sigkill_after_a_trial_finished_then_resume(tmp_path: Path, data_dir: Pa
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "1 of 2 trial(s) already finished" in proc.stdout
     _check_exactly_once(runs, "crash-trials", 2)
+
+
+def test_ctrl_c_then_bad_checkpoint_then_resume_on_object_store(
+    tmp_path: Path, data_dir: Path, object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C mid-trial stops resumably; resume skips a corrupted newest checkpoint; all of it
+    with checkpoints and the dense cache in an S3 bucket."""
+    space = tmp_path / "longer.yaml"  # four fine-tuning epochs: room for checkpoints to pile up
+    space.write_text("extends: smoke\nmethods: [magnitude]\nsparsities: [0.5]\n"
+                     "finetune:\n  epochs: 4\n  patience: 4\n")
+    for key, value in object_store.env.items():
+        monkeypatch.setenv(key, value)  # this process reads the bucket too
+    storage = SharedStorage.parse(object_store.bucket("ctrl-c") + "/sweeps")
+    runs = tmp_path / "runs"
+    proc = _start(["run", "--space", str(space), "--name", "ctrl-c", "--runs-dir", str(runs),
+                   "--data-dir", str(data_dir), "--storage", storage.location],
+                  env=object_store.env)
+    try:
+        out = _read_until(proc, lambda line: line.startswith("[trials") and "epoch 2" in line,
+                          timeout_s=400)
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        subprocess.run(["pkill", "-9", "-s", str(proc.pid)], capture_output=True, check=False)
+    out += rest
+    assert proc.returncode == 130, out[-3000:]
+    assert f"can be continued with\n  prune-sweep resume ctrl-c --runs-dir {runs}" in out
+    assert "Traceback" not in out and "Tuner.restore" not in out
+
+    # Truncate every checkpoint of the trial but its oldest, as a crash mid-upload would.
+    fs, root = storage.filesystem("tune", "ctrl-c")
+    found = fs.get_file_info(pafs.FileSelector(root, recursive=True))
+    states = sorted(i.path for i in found if i.path.endswith("/state.pt"))
+    assert len(states) >= 2, states
+    for path in states[1:]:
+        with fs.open_input_stream(path) as fh:
+            data = fh.read()
+        with fs.open_output_stream(path) as fh:
+            fh.write(data[: len(data) // 3])
+
+    proc = cli("resume", "ctrl-c", "--runs-dir", str(runs), env=object_store.env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "magnitude s=0.5 seed=0: warning: checkpoint" in proc.stdout
+    assert "unreadable" in proc.stdout and "falling back to an older one" in proc.stdout
+    _check_exactly_once(runs, "ctrl-c", 1)
+    client = MlflowClient(tracking_uri=f"sqlite:///{runs / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("ctrl-c")
+    trial = client.search_runs([exp.experiment_id], "tags.role = 'trial'")[0]
+    assert "unreadable" in trial.data.tags["checkpoint_fallback"]
+    steps = [m.step for m in client.get_metric_history(trial.info.run_id, "val_acc")]
+    assert sorted(steps) == [0, 1, 2, 3, 4]
+    assert storage.is_file("dense", trial.data.tags["dense_config_hash"], "manifest.json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -31,27 +32,67 @@ def report_epoch(
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
 
 
-def restore_state(load_extra: Callable[[Path], Any] | None = None) -> tuple[dict | None, Any]:
-    """The trial's newest readable checkpoint state (and what ``load_extra`` reads from it).
+def restore_state(
+    load_extra: Callable[[Path], Any] | None = None,
+) -> tuple[dict | None, Any, list[str]]:
+    """The trial's newest readable checkpoint state, what ``load_extra`` reads from it, and a
+    warning per unreadable newer checkpoint that was skipped.
 
     Tune hands over only its latest checkpoint; when that one is truncated or corrupted, the
     older ones Tune kept beside it (``CheckpointConfig(num_to_keep)``) are tried newest first,
-    with a warning. (None, None) when there is nothing usable: the trial starts over."""
+    on a shared directory or an object store alike. (None, None, warnings) when nothing is
+    usable: the trial starts over."""
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
-        return None, None
-    with checkpoint.as_directory() as tmp:
-        latest = Path(tmp)
-        candidates = [latest] + [p for p in older_checkpoints(Path(checkpoint.path))]
-        return load_first_good(candidates, load_extra)
+        return None, None, []
+    notes: list[str] = []
+    for candidate in [checkpoint, *older_checkpoints(checkpoint)]:
+        with candidate.as_directory() as tmp:
+            state, extra, why = _load(Path(tmp), load_extra)
+        if why is None:
+            return state, extra, notes
+        note = f"checkpoint {candidate.path} is unreadable ({why}); falling back to an older one"
+        warnings.warn(note, stacklevel=2)
+        notes.append(note)
+    return None, None, notes
 
 
-def older_checkpoints(latest: Path) -> list[Path]:
-    """Sibling checkpoint directories older than ``latest``, newest first (local storage)."""
-    if not latest.parent.is_dir():
+def note_fallback(run: Any, notes: list[str]) -> dict[str, str]:
+    """Record skipped unreadable checkpoints on the trial's run (tag ``checkpoint_fallback``);
+    returns the ``warning`` entry for the next report, which the driver prints."""
+    if not notes:
+        return {}
+    text = " | ".join(notes)
+    run.set_tags({"checkpoint_fallback": text[:5000]})
+    return {"warning": text}
+
+
+def older_checkpoints(checkpoint: tune.Checkpoint) -> list[tune.Checkpoint]:
+    """Sibling checkpoints older than ``checkpoint``, newest first (any Tune storage)."""
+    import pyarrow.fs as pafs
+
+    fs, path = checkpoint.filesystem, checkpoint.path.rstrip("/")
+    parent, name = posixpath.split(path)
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(parent))
+    except OSError:
         return []
-    return sorted((p for p in latest.parent.glob("checkpoint_*") if p.name < latest.name),
-                  reverse=True)
+    older = sorted(
+        (i.path for i in infos if i.type == pafs.FileType.Directory
+         and posixpath.basename(i.path).startswith("checkpoint_")
+         and posixpath.basename(i.path) < name),
+        reverse=True,
+    )
+    return [tune.Checkpoint(p, filesystem=fs) for p in older]
+
+
+def _load(path: Path, load_extra: Callable[[Path], Any] | None) -> tuple[Any, Any, str | None]:
+    try:
+        state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+        extra = load_extra(path) if load_extra is not None else None
+    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint: try an older one
+        return None, None, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
+    return state, extra, None
 
 
 def load_first_good(
@@ -59,11 +100,9 @@ def load_first_good(
 ) -> tuple[dict | None, Any]:
     """Load the first checkpoint directory that reads cleanly, warning about the others."""
     for path in candidates:
-        try:
-            state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
-            extra = load_extra(path) if load_extra is not None else None
+        state, extra, why = _load(path, load_extra)
+        if why is None:
             return state, extra
-        except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint: try an older one
-            warnings.warn(f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc}); "
-                          "falling back to an older one", stacklevel=2)
+        warnings.warn(f"checkpoint {path} is unreadable ({why}); falling back to an older one",
+                      stacklevel=2)
     return None, None

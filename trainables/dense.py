@@ -10,7 +10,7 @@ import torch
 from ray import tune
 
 from pruning.measure import count_macs, params_nonzero, params_total, state_dict_bytes
-from trainables.checkpointing import report_epoch, restore_state
+from trainables.checkpointing import note_fallback, report_epoch, restore_state
 from trainables.config import DenseConfig, config_hash, flatten, from_dict, to_dict
 from trainables.data import DataSplits, load_splits
 from trainables.dense_cache import DenseCache
@@ -35,7 +35,7 @@ def dense_run_tags(cfg: DenseConfig, runtime: Runtime) -> dict[str, str]:
     return {
         "role": "dense", "seed": str(cfg.seed), "sweep": runtime.sweep,
         "config_hash": config_hash(cfg), "git_sha": runtime.git_sha,
-        "dense_cache": str(DenseCache(runtime.dense_root, cfg).dir),
+        "dense_cache": DenseCache(runtime.storage, cfg).location,
     }
 
 
@@ -43,7 +43,7 @@ def dense_trainable(config: dict[str, Any], runtime: Runtime) -> None:
     """Train (or finish training) one dense baseline and publish it to the cache."""
     load_plugins()
     cfg = from_dict(DenseConfig, config["dense"])
-    cache = DenseCache(runtime.dense_root, cfg)
+    cache = DenseCache(runtime.storage, cfg)
     run = TrackedRun.open(
         runtime.tracking_uri, runtime.experiment_id, key=f"dense/{cache.key}",
         run_name=f"dense-seed{cfg.seed}", tags=dense_run_tags(cfg, runtime),
@@ -76,7 +76,8 @@ def _train_dense(
     theta_0 = copy.deepcopy(model.state_dict())
     loop = TrainingLoop(model, splits, cfg.recipe, cfg.seed, device)
     theta_k = theta_0 if cfg.rewind_epoch == 0 else None
-    state, _ = restore_state()
+    state, _, notes = restore_state()
+    warning = note_fallback(run, notes)
     if state is not None:
         loop.load_state_dict(state["loop"])
         theta_0, theta_k = state["theta_0"], state.get("theta_k")
@@ -89,7 +90,8 @@ def _train_dense(
         ckpt = {"loop": loop.state_dict(), "theta_0": theta_0, "run_id": run.run_id}
         if theta_k is not None:
             ckpt["theta_k"] = theta_k
-        report_epoch({**result.metrics(), "epoch": result.epoch, "done": False}, ckpt)
+        report_epoch({**result.metrics(), "epoch": result.epoch, "done": False, **warning}, ckpt)
+        warning = {}
     model = loop.load_best()
     test_loss, test_acc = evaluate(
         model, splits.test_x, splits.test_y, splits, device, cfg.recipe.eval_batch_size

@@ -22,7 +22,7 @@ from pruning.measure import (
 )
 from pruning.methods import get_pruner
 from pruning.storage import load_structured, save_compact, save_structured
-from trainables.checkpointing import report_epoch, restore_state
+from trainables.checkpointing import note_fallback, report_epoch, restore_state
 from trainables.config import (
     TrialConfig,
     apply_sampled,
@@ -93,7 +93,7 @@ def prune_finetune_trainable(config: dict[str, Any], runtime: Runtime) -> None:
 
 def _prune_finetune(cfg: TrialConfig, runtime: Runtime, run: TrackedRun) -> dict[str, float]:
     run.log_params(flatten(cfg))
-    cache = DenseCache(runtime.dense_root, cfg.dense)
+    cache = DenseCache(runtime.storage, cfg.dense)
     cache.verify()
     splits = load_splits(cfg.dense.data, cfg.seed, runtime.data_dir, download=runtime.download)
     device = pick_device()
@@ -107,9 +107,10 @@ def _prune_finetune(cfg: TrialConfig, runtime: Runtime, run: TrackedRun) -> dict
     def build_fresh() -> torch.nn.Module:
         return build_dense_model(cfg.dense, splits)
 
-    state, restored = restore_state(
+    state, restored, notes = restore_state(
         lambda d: load_structured(d / MODEL_FILE, build_fresh) if pruner.structured else None
     )
+    warning = note_fallback(run, notes)
     if state is None:
         rewind = cache.weights("rewind") if pruner.needs_rewind else None
         work = copy.deepcopy(dense)
@@ -147,8 +148,9 @@ def _prune_finetune(cfg: TrialConfig, runtime: Runtime, run: TrackedRun) -> dict
                 "run_id": run.run_id}
         extra = (lambda d: save_structured(loop.model, d / MODEL_FILE)) if pruner.structured \
             else None
-        report_epoch({**result_epoch.metrics(), "epoch": result_epoch.epoch, "done": False},
-                     ckpt, extra)
+        report_epoch({**result_epoch.metrics(), "epoch": result_epoch.epoch, "done": False,
+                      **warning}, ckpt, extra)
+        warning = {}
 
     return _finish(cfg, runtime, run, loop, dense, masks, info, dense_prunable, splits, device)
 

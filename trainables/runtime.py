@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+
+from trainables.shared_storage import SharedStorage
 
 
 @dataclass(frozen=True)
@@ -24,9 +25,9 @@ class Runtime:
     download: bool = True
 
     @property
-    def dense_root(self) -> Path:
-        """Shared dense-baseline cache: ``<storage>/dense/<config hash>/``."""
-        return Path(self.storage_dir) / "dense"
+    def storage(self) -> SharedStorage:
+        """Shared storage (directory or object-store URI) for checkpoints and the dense cache."""
+        return SharedStorage.parse(self.storage_dir)
 
 
 def node_id() -> str:

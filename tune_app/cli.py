@@ -109,7 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command in ("run", "resume"):
             # SIGTERM (a scheduler, `kill`) stops a sweep the way Ctrl-C does: resumably.
-            signal.signal(signal.SIGTERM, _raise_interrupt)
+            from tune_app.interrupt import forward_sigterm, quiet_tune_interrupt_messages
+
+            signal.signal(signal.SIGTERM, forward_sigterm)
+            quiet_tune_interrupt_messages()
         if args.command == "run":
             from tune_app.run_command import run_command
 
@@ -140,10 +143,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("prune-sweep: interrupted", file=sys.stderr, flush=True)
         return 130
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def parse_list(text: str | None, kind: type, flag: str) -> tuple | None:

@@ -13,10 +13,12 @@ from search_spaces.loader import SpaceError, apply_mapping
 from search_spaces.spec import SweepSpec
 from trainables.config import flatten
 from trainables.runtime import Runtime
+from trainables.shared_storage import SharedStorage
 from tune_app import cluster
 from tune_app.errors import UserError
 from tune_app.paths import RunsLayout, git_sha
 from tune_app.search import run_search_stage
+from tune_app.storage_check import check_every_node
 from tune_app.sweep import (
     Resources,
     finish_parent,
@@ -51,18 +53,19 @@ def execute_sweep(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.N
     total = cluster.connect(args.address)
     res = Resources(cluster.trial_resources(total, args.cpus_per_trial, args.gpus_per_trial),
                     args.max_concurrent, args.max_failures)
+    _check_storage_on_nodes(paths.storage, args.address)
     experiment_id = get_or_create_experiment(client, spec.name, artifact_root(uri, paths.runs_dir))
     sha = git_sha()
     parent = open_parent_run(client, experiment_id, spec.name,
                              {"space": args.space, "spec_hash": spec_hash(spec), "git_sha": sha})
     _log_params(client, parent, flatten(spec.to_dict()))
     runtime = Runtime(
-        sweep=spec.name, runs_dir=str(paths.runs_dir), storage_dir=str(paths.storage_dir),
+        sweep=spec.name, runs_dir=str(paths.runs_dir), storage_dir=paths.storage.location,
         data_dir=str(paths.data_dir), tracking_uri=uri, experiment_id=experiment_id,
         parent_run_id=parent, git_sha=sha, download=not args.no_download,
     )
     write_sweep_record(paths, spec, {
-        "tracking_uri": uri, "storage": str(paths.storage_dir), "data_dir": str(paths.data_dir),
+        "tracking_uri": uri, "storage": paths.storage.location, "data_dir": str(paths.data_dir),
         "address": args.address, "resources": res.per_trial, "max_concurrent": res.max_concurrent,
         "max_failures": res.max_failures, "download": not args.no_download,
     })
@@ -88,7 +91,9 @@ def resume_sweep(name: str, paths: RunsLayout, args: argparse.Namespace) -> int:
     experiment_id = find_experiment(client, name)
     if experiment_id is None:
         raise UserError(f"sweep {name!r} has no MLflow experiment at {uri}")
-    total = cluster.connect(args.address or record.get("address"))
+    address = args.address or record.get("address")
+    total = cluster.connect(address)
+    _check_storage_on_nodes(SharedStorage.parse(record["storage"]), address)
     res = Resources(record["resources"], record.get("max_concurrent"),
                     args.max_failures if args.max_failures is not None
                     else record.get("max_failures", 2))
@@ -103,6 +108,13 @@ def resume_sweep(name: str, paths: RunsLayout, args: argparse.Namespace) -> int:
           "the rest continue from their last checkpoints", flush=True)
     _print_setup(runtime, total, res)
     return _run_stages(spec, runtime, res, client, paths, resume=True)
+
+
+def _check_storage_on_nodes(storage: SharedStorage, address: str | None) -> None:
+    # An in-process local Ray has one node, the driver's, which checked the storage already.
+    if address:
+        n = check_every_node(storage)
+        print(f"storage {storage.location}: shared by all {n} node(s)", flush=True)
 
 
 def _print_setup(runtime: Runtime, total: dict, res: Resources) -> None:

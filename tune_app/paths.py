@@ -7,6 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from trainables.shared_storage import SharedStorage, StorageError
 from tune_app.errors import UserError
 
 
@@ -15,7 +16,7 @@ class RunsLayout:
     """Resolved absolute paths under the runs directory (storage may be elsewhere)."""
 
     runs_dir: Path
-    storage_dir: Path
+    storage: SharedStorage
     data_dir: Path
 
     @property
@@ -25,10 +26,6 @@ class RunsLayout:
     @property
     def reports_dir(self) -> Path:
         return self.runs_dir / "reports"
-
-    @property
-    def tune_dir(self) -> Path:
-        return self.storage_dir / "tune"
 
     def sweep_file(self, sweep: str) -> Path:
         """The record of a sweep's spec and settings, read by status and resume."""
@@ -45,15 +42,20 @@ def layout(runs_dir: str | None, storage: str | None = None, data_dir: str | Non
            create: bool = True) -> RunsLayout:
     """Resolve and (optionally) create the directories, failing with one line if unwritable."""
     root = resolve_runs_dir(runs_dir)
-    if storage and "://" in storage:
-        raise UserError(f"--storage {storage}: object stores (s3://, gs://) are not supported yet; "
-                        "use a directory every node mounts (NFS, EFS)")
-    store = Path(storage).expanduser().resolve() if storage else root / "storage"
+    try:
+        store = SharedStorage.parse(storage or str(root / "storage"))
+    except StorageError as exc:
+        raise UserError(f"--storage: {exc}") from None
     data = Path(data_dir).expanduser().resolve() if data_dir else root / "data"
     result = RunsLayout(root, store, data)
     if create:
-        for path in (root, store, data, result.sweeps_dir):
+        local = [root, data, result.sweeps_dir]
+        for path in local + ([Path(store.location)] if store.is_local else []):
             _ensure_writable(path)
+        if not store.is_local:
+            from tune_app.storage_check import check_writable
+
+            check_writable(store)
     return result
 
 

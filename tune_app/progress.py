@@ -30,6 +30,10 @@ class ProgressPrinter(Callback):
         self.stream = stream or sys.stdout
         self.started = time.monotonic()
 
+    def setup(self, **info: Any) -> None:
+        # A restored Tuner brings back this callback as pickled: time from this start instead.
+        self.started = time.monotonic()
+
     def _print(self, text: str) -> None:
         elapsed = time.monotonic() - self.started
         print(f"[{self.stage} {self.done}/{self.total} {elapsed:6.0f}s] {text}", file=self.stream,
@@ -40,6 +44,8 @@ class ProgressPrinter(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
                         ) -> None:
+        if result.get("warning"):
+            self._print(f"{trial_label(trial.config)}: warning: {result['warning']}")
         if result.get("done_flag") or result.get("done") is True:
             return
         if "val_acc" in result and "epoch" in result:

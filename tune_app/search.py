@@ -17,6 +17,7 @@ from trainables.config import HP_PREFIX, apply_sampled, to_dict
 from trainables.prune_finetune import prune_finetune_trainable
 from trainables.runtime import Runtime
 from tune_app.errors import UserError
+from tune_app.interrupt import fit
 from tune_app.sweep import Resources, make_tuner
 
 
@@ -66,7 +67,7 @@ def _search_cell(spec: SweepSpec, cell: Cell, runtime: Runtime, res: Resources, 
         search_alg=make_searcher(search, name, optuna_db, cell.seed), scheduler=scheduler,
         num_samples=search.num_samples,
     )
-    grid = tuner.fit()
+    grid = fit(tuner)
     best, best_score = None, float("-inf")
     for result in grid:
         metrics = result.metrics or {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
@@ -18,6 +17,7 @@ from trainables.dense_cache import CorruptCacheError, DenseCache
 from trainables.prune_finetune import prune_finetune_trainable
 from trainables.runtime import Runtime
 from trainables.tracking import TrackedRun
+from tune_app.interrupt import fit
 from tune_app.progress import ProgressPrinter, trial_label
 
 
@@ -39,11 +39,11 @@ def make_tuner(trainable: Any, param_space: dict, name: str, runtime: Runtime, r
     """A Tuner for one stage (or restored from storage when resuming). ``search`` passes
     ``search_alg``, ``scheduler`` and ``num_samples`` through to TuneConfig."""
     wrapped = tune.with_resources(tune.with_parameters(trainable, runtime=runtime), res.per_trial)
-    path = _tune_root(runtime) / name
-    if resume and tune.Tuner.can_restore(str(path)):
+    path = runtime.storage.join("tune", name)
+    if resume and tune.Tuner.can_restore(path):
         # Finished trials are kept; unfinished and errored ones continue from their checkpoints.
         print(f"{stage}: resuming Tune experiment {path}", flush=True)
-        return tune.Tuner.restore(str(path), wrapped, resume_unfinished=True,
+        return tune.Tuner.restore(path, wrapped, resume_unfinished=True,
                                   resume_errored=True)
     return tune.Tuner(
         wrapped,
@@ -58,17 +58,13 @@ def make_tuner(trainable: Any, param_space: dict, name: str, runtime: Runtime, r
         ),
         run_config=tune.RunConfig(
             name=name,
-            storage_path=str(_tune_root(runtime)),
+            storage_path=runtime.storage.join("tune"),
             failure_config=tune.FailureConfig(max_failures=res.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             callbacks=[ProgressPrinter(total, stage)],
             verbose=0,
         ),
     )
-
-
-def _tune_root(runtime: Runtime) -> Path:
-    return Path(runtime.storage_dir) / "tune"
 
 
 def record_cached_dense(runtime: Runtime, cache: DenseCache) -> None:
@@ -92,7 +88,7 @@ def run_dense_stage(spec: SweepSpec, runtime: Runtime, res: Resources, resume: b
     """Make sure every seed has a valid dense baseline; returns {seed: error} for failures."""
     todo = []
     for seed in spec.seeds:
-        cache = DenseCache(runtime.dense_root, spec.dense_config(seed))
+        cache = DenseCache(runtime.storage, spec.dense_config(seed))
         if cache.exists():
             try:
                 cache.verify()
@@ -102,7 +98,7 @@ def run_dense_stage(spec: SweepSpec, runtime: Runtime, res: Resources, resume: b
                 todo.append(seed)
                 continue
             acc = cache.metrics().get("test_acc", float("nan"))
-            print(f"dense seed={seed}: reusing cached baseline {cache.dir} "
+            print(f"dense seed={seed}: reusing cached baseline {cache.location} "
                   f"(test_acc {100 * acc:.1f}%)", flush=True)
             record_cached_dense(runtime, cache)
         else:
@@ -113,10 +109,10 @@ def run_dense_stage(spec: SweepSpec, runtime: Runtime, res: Resources, resume: b
     space = {"dense": tune.grid_search([to_dict(spec.dense_config(s)) for s in todo])}
     tuner = make_tuner(dense_trainable, space, f"{runtime.sweep}.dense", runtime, res,
                        len(todo), "dense", resume)
-    tuner.fit()
+    fit(tuner)
     failed = {}
     for seed in todo:
-        if not DenseCache(runtime.dense_root, spec.dense_config(seed)).valid():
+        if not DenseCache(runtime.storage, spec.dense_config(seed)).valid():
             failed[seed] = "dense baseline training failed"
     return failed
 
@@ -134,7 +130,7 @@ def run_trial_stage(spec: SweepSpec, runtime: Runtime, res: Resources, skip_seed
     }
     tuner = make_tuner(prune_finetune_trainable, space, runtime.sweep, runtime, res,
                        len(cells), "trials", resume)
-    return tuner.fit()
+    return fit(tuner)
 
 
 def summarize_results(grid: tune.ResultGrid | None) -> tuple[list[dict], list[str]]:

@@ -1,0 +1,50 @@
+"""Ctrl-C and SIGTERM during a sweep: let Ray Tune save its state, then stop resumably.
+
+Ray Tune catches the first SIGINT itself, ends the run after a last experiment checkpoint and
+returns from ``fit()`` as if the stage were complete; the sweep must not carry on with the next
+stage or count the stopped trials as failures. Tune puts the previous SIGINT handler back when
+it fires, which is how ``fit`` below tells an interrupted stage from a finished one."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Any
+
+
+def _sentinel(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def fit(tuner: Any) -> Any:
+    """``tuner.fit()``, raising KeyboardInterrupt when Ctrl-C or SIGTERM ended it early."""
+    previous = signal.signal(signal.SIGINT, _sentinel)
+    try:
+        grid = tuner.fit()
+        interrupted = signal.getsignal(signal.SIGINT) is _sentinel
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
+    return grid
+
+
+def forward_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM handler: behave exactly like Ctrl-C (graceful inside Tune, else interrupt)."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
+
+
+class _HideTuneRestoreHint(logging.Filter):
+    # Tune's own hint names Tuner.restore(...); users resume with `prune-sweep resume`.
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return "Tuner.restore" not in text and "Stop signal received" not in text
+
+
+def quiet_tune_interrupt_messages() -> None:
+    """Drop Tune's interrupt messages; the sweep prints its own, with the resume command."""
+    logging.getLogger("ray.tune.tune").addFilter(_HideTuneRestoreHint())
