@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -62,9 +63,12 @@ class LocalCluster:
         """Environment a driver needs to join this cluster."""
         return {**os.environ, **CLUSTER_ENV, "RAY_AUTH_TOKEN": self.token}
 
-    def _start(self, args: list[str]) -> Node:
+    def _start(self, args: list[str], hide: tuple[Path, ...] = ()) -> Node:
+        cmd = [RAY, "start", *args, "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
+        if hide:
+            cmd = _in_own_mounts(cmd, hide)
         proc = subprocess.Popen(
-            [RAY, "start", *args, "--node-ip-address=127.0.0.1", "--disable-usage-stats"],
+            cmd,
             env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )
@@ -81,8 +85,11 @@ class LocalCluster:
             "--include-dashboard=false", f"--temp-dir={self.temp_dir}",
         ])
 
-    def add_worker(self, num_cpus: int) -> Node:
-        return self._start([f"--address={self.address}", f"--num-cpus={num_cpus}", "--num-gpus=0"])
+    def add_worker(self, num_cpus: int, hide: tuple[Path, ...] = ()) -> Node:
+        """A worker node; directories in ``hide`` look empty to it (its own mount namespace),
+        like a node-local directory where the driver has a shared one."""
+        return self._start([f"--address={self.address}", f"--num-cpus={num_cpus}", "--num-gpus=0"],
+                           hide)
 
     def wait_for_nodes(self, count: int, timeout_s: float = 60) -> None:
         """Block until ``count`` nodes are alive (bounded)."""
@@ -104,14 +111,24 @@ class LocalCluster:
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-def start_cluster(workers: int = 1, cpus_per_node: int = 1) -> LocalCluster:
+def _in_own_mounts(cmd: list[str], hide: tuple[Path, ...]) -> list[str]:
+    # The node's daemons inherit the namespace; an empty tmpfs covers each hidden directory.
+    mounts = " && ".join(f"mount -t tmpfs tmpfs {shlex.quote(str(p))}" for p in hide)
+    ns = ["unshare", "--mount", "--propagation", "private"]
+    if os.geteuid() != 0:
+        ns = ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]
+    return [*ns, "sh", "-c", f"{mounts} && exec {shlex.join(cmd)}"]
+
+
+def start_cluster(workers: int = 1, cpus_per_node: int = 1,
+                  hide: tuple[Path, ...] = ()) -> LocalCluster:
     """A head and ``workers`` worker nodes on this machine; call ``stop()`` when done."""
     # Ray's unix sockets need a short path, so not pytest's deep tmp_path.
     cluster = LocalCluster(free_port(), tempfile.mkdtemp(prefix="rs", dir="/tmp"))
     try:
         cluster.start_head(cpus_per_node)
         for _ in range(workers):
-            cluster.add_worker(cpus_per_node)
+            cluster.add_worker(cpus_per_node, hide)
         cluster.wait_for_nodes(1 + workers)
     except BaseException:
         cluster.stop()

@@ -38,16 +38,28 @@ def _start_server(runs: Path, port: int) -> subprocess.Popen:
 def test_sweep_on_two_nodes_with_tracking_server(tmp_path: Path, data_dir: Path) -> None:
     port = free_port()
     server = _start_server(tmp_path / "server", port)
-    cluster = start_cluster(workers=1, cpus_per_node=1)
+    node_local = tmp_path / "node-local"  # exists on both nodes, but is not the same directory
+    node_local.mkdir()
+    cluster = start_cluster(workers=1, cpus_per_node=1, hide=(node_local,))
     try:
         uri = f"http://127.0.0.1:{port}"
-        proc = cli(
-            "run", "--space", "smoke", "--dataset", "synthetic", "--methods",
-            "magnitude,structured,lottery", "--sparsities", "0.5", "--seeds", "0",
-            "--name", "cluster", "--address", cluster.address, "--mlflow-uri", uri,
-            "--storage", str(tmp_path / "shared"), "--runs-dir", str(tmp_path / "driver"),
-            "--data-dir", str(data_dir), env=cluster.env(), timeout=900,
-        )
+        common = ["--space", "smoke", "--dataset", "synthetic", "--methods",
+                  "magnitude,structured,lottery", "--sparsities", "0.5", "--seeds", "0",
+                  "--address", cluster.address, "--mlflow-uri", uri,
+                  "--runs-dir", str(tmp_path / "driver"), "--data-dir", str(data_dir)]
+        # Preflight: storage that one node does not share stops the sweep before anything runs.
+        proc = cli("run", *common, "--name", "not-shared", "--storage", str(node_local),
+                   env=cluster.env(), timeout=300)
+        assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+        assert f"storage {node_local} is not shared: node 127.0.0.1" in proc.stderr
+        assert "does not see the probe file" in proc.stderr
+        assert MlflowClient(tracking_uri=uri).get_experiment_by_name("not-shared") is None
+        assert not (tmp_path / "driver" / "sweeps" / "not-shared.json").exists()
+        assert not list(node_local.iterdir())  # the probe is gone too
+
+        proc = cli("run", *common, "--name", "cluster", "--storage", str(tmp_path / "shared"),
+                   env=cluster.env(), timeout=900)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         client = MlflowClient(tracking_uri=uri)
         exp = client.get_experiment_by_name("cluster")

@@ -4,6 +4,7 @@ checkpoints."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -103,51 +104,49 @@ def test_sigkill_during_dense_stage_then_resume(tmp_path: Path, data_dir: Path) 
     _check_exactly_once(runs, "crash-dense", 2)
 
 
-def test_sigkill_after_a_trial_finished_then_resume(tmp_path: Path, data_dir: Path,
-                                                     shared_storage: Path) -> None:
-    runs = tmp_path / "runs"
-    args = ["run", *GRID, "--name", "crash-trials", "--runs-dir", str(runs),
-            "--data-dir", str(data_dir), "--max-concurrent", "1",
-            "--storage", str(shared_storage)]
-    out = _kill_when(_start(args), "s=0.5 seed=0: finished", timeout_s=400)
-    assert "[trials 1/2" in out.splitlines()[-1]
-    proc = cli("resume", "crash-trials", "--runs-dir", str(runs), timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "1 of 2 trial(s) already finished" in proc.stdout
-    _check_exactly_once(runs, "crash-trials", 2)
-
-
-def test_ctrl_c_then_bad_checkpoint_then_resume_on_object_store(
+def test_sigkill_then_ctrl_c_then_bad_checkpoint_on_object_store(
     tmp_path: Path, data_dir: Path, object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Ctrl-C mid-trial stops resumably; resume skips a corrupted newest checkpoint; all of it
-    with checkpoints and the dense cache in an S3 bucket."""
-    space = tmp_path / "longer.yaml"  # four fine-tuning epochs: room for checkpoints to pile up
-    space.write_text("extends: smoke\nmethods: [magnitude]\nsparsities: [0.5]\n"
-                     "finetune:\n  epochs: 4\n  patience: 4\n")
+    """One sweep, checkpoints and dense cache in an S3 bucket, interrupted three ways: SIGKILL
+    of the driver's session after a trial finished, then Ctrl-C mid-trial, then a corrupted
+    newest checkpoint. Each time `resume` continues; the end state is an uninterrupted sweep's."""
     for key, value in object_store.env.items():
         monkeypatch.setenv(key, value)  # this process reads the bucket too
-    storage = SharedStorage.parse(object_store.bucket("ctrl-c") + "/sweeps")
+    space = tmp_path / "longer.yaml"  # four fine-tuning epochs: room for checkpoints to pile up
+    space.write_text("extends: smoke\nmethods: [magnitude, structured]\nsparsities: [0.5]\n"
+                     "finetune:\n  epochs: 4\n  patience: 4\n")
+    storage = SharedStorage.parse(object_store.bucket("interrupts") + "/sweeps")
     runs = tmp_path / "runs"
-    proc = _start(["run", "--space", str(space), "--name", "ctrl-c", "--runs-dir", str(runs),
-                   "--data-dir", str(data_dir), "--storage", storage.location],
-                  env=object_store.env)
+    name = "interrupts"
+
+    # 1. SIGKILL the driver's whole session as soon as one trial has finished.
+    out = _kill_when(_start(["run", "--space", str(space), "--name", name, "--runs-dir",
+                             str(runs), "--data-dir", str(data_dir), "--max-concurrent", "1",
+                             "--storage", storage.location], env=object_store.env),
+                     "s=0.5 seed=0: finished", timeout_s=400)
+    assert "[trials 1/2" in out.splitlines()[-1]
+
+    # 2. Resume, and press Ctrl-C (SIGINT to the whole process group) mid-way through the other.
+    proc = _start(["resume", name, "--runs-dir", str(runs)], env=object_store.env)
     try:
         out = _read_until(proc, lambda line: line.startswith("[trials") and "epoch 2" in line,
                           timeout_s=400)
-        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+        os.killpg(proc.pid, signal.SIGINT)
         rest, _ = proc.communicate(timeout=120)
     finally:
         subprocess.run(["pkill", "-9", "-s", str(proc.pid)], capture_output=True, check=False)
     out += rest
+    assert "1 of 2 trial(s) already finished" in out
     assert proc.returncode == 130, out[-3000:]
-    assert f"can be continued with\n  prune-sweep resume ctrl-c --runs-dir {runs}" in out
+    assert f"can be continued with\n  prune-sweep resume {name} --runs-dir {runs}" in out
     assert "Traceback" not in out and "Tuner.restore" not in out
+    interrupted = re.search(r"\] (\w+) s=0\.5 seed=0: epoch 2", out).group(1)
 
-    # Truncate every checkpoint of the trial but its oldest, as a crash mid-upload would.
-    fs, root = storage.filesystem("tune", "ctrl-c")
+    # 3. Truncate every checkpoint of that trial but its oldest, as a crash mid-upload would.
+    fs, root = storage.filesystem("tune", name)
     found = fs.get_file_info(pafs.FileSelector(root, recursive=True))
-    states = sorted(i.path for i in found if i.path.endswith("/state.pt"))
+    states = sorted(i.path for i in found
+                    if i.path.endswith("/state.pt") and f"/{interrupted}_" in i.path)
     assert len(states) >= 2, states
     for path in states[1:]:
         with fs.open_input_stream(path) as fh:
@@ -155,15 +154,16 @@ def test_ctrl_c_then_bad_checkpoint_then_resume_on_object_store(
         with fs.open_output_stream(path) as fh:
             fh.write(data[: len(data) // 3])
 
-    proc = cli("resume", "ctrl-c", "--runs-dir", str(runs), env=object_store.env, timeout=600)
+    proc = cli("resume", name, "--runs-dir", str(runs), env=object_store.env, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "magnitude s=0.5 seed=0: warning: checkpoint" in proc.stdout
+    assert f"{interrupted} s=0.5 seed=0: warning: checkpoint" in proc.stdout
     assert "unreadable" in proc.stdout and "falling back to an older one" in proc.stdout
-    _check_exactly_once(runs, "ctrl-c", 1)
+    _check_exactly_once(runs, name, 2)
     client = MlflowClient(tracking_uri=f"sqlite:///{runs / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("ctrl-c")
-    trial = client.search_runs([exp.experiment_id], "tags.role = 'trial'")[0]
-    assert "unreadable" in trial.data.tags["checkpoint_fallback"]
-    steps = [m.step for m in client.get_metric_history(trial.info.run_id, "val_acc")]
-    assert sorted(steps) == [0, 1, 2, 3, 4]
+    exp = client.get_experiment_by_name(name)
+    for trial in client.search_runs([exp.experiment_id], "tags.role = 'trial'"):
+        fell_back = trial.data.tags["method"] == interrupted
+        assert ("checkpoint_fallback" in trial.data.tags) == fell_back
+        steps = [m.step for m in client.get_metric_history(trial.info.run_id, "val_acc")]
+        assert sorted(steps) == [0, 1, 2, 3, 4]
     assert storage.is_file("dense", trial.data.tags["dense_config_hash"], "manifest.json")

@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sparsities", help="comma-separated sparsities in (0, 1), e.g. 0.5,0.9")
     run.add_argument("--seeds", help="comma-separated non-negative integer seeds, e.g. 0,1")
     _common(run)
-    run.add_argument("--storage", help="shared storage for checkpoints and the dense cache "
+    run.add_argument("--storage", help="shared storage for checkpoints and the dense cache: a "
+                     "directory every node mounts, s3://BUCKET/prefix or gs://BUCKET/prefix "
                      "(default <runs dir>/storage)")
     run.add_argument("--address", help="existing Ray cluster (auto, HOST:PORT or ray://...)")
     run.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per trial (default 1)")
