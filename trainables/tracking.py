@@ -67,6 +67,8 @@ class TrackedRun:
                 # A retry continues the failed attempt's run; keep its error for the record.
                 client.set_tag(run_id, "last_error", run.data.tags["error"])
                 client.delete_tag(run_id, "error")
+            if "interrupted" in run.data.tags:
+                client.delete_tag(run_id, "interrupted")  # the interrupted sweep is resumed
             client.update_run(run_id, status="RUNNING")
             history = client.get_metric_history(run_id, step_metric)
             last = max((m.step for m in history), default=-1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 
 from tune_app.errors import UserError
 
@@ -34,6 +36,11 @@ def connect(address: str | None, num_cpus: int | None = None) -> dict[str, float
         where = address or "a local Ray instance"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"cannot connect to Ray at {where}: {first}") from None
+    if threading.current_thread() is threading.main_thread():
+        # ray.init replaces the SIGTERM handler with a bare sys.exit; put back the resumable stop.
+        from tune_app.interrupt import forward_sigterm
+
+        signal.signal(signal.SIGTERM, forward_sigterm)
     return dict(ray.cluster_resources())
 
 

@@ -16,7 +16,7 @@ from trainables.runtime import Runtime
 from trainables.shared_storage import SharedStorage
 from tune_app import cluster
 from tune_app.errors import UserError
-from tune_app.paths import RunsLayout, git_sha
+from tune_app.paths import RunsLayout, check_storage, git_sha
 from tune_app.search import run_search_stage
 from tune_app.storage_check import check_every_node
 from tune_app.sweep import (
@@ -31,6 +31,7 @@ from tune_app.sweep import (
 from tune_app.tracking import (
     artifact_root,
     check_reachable,
+    close_interrupted_runs,
     count_runs,
     existing_trial_runs,
     find_experiment,
@@ -91,9 +92,11 @@ def resume_sweep(name: str, paths: RunsLayout, args: argparse.Namespace) -> int:
     experiment_id = find_experiment(client, name)
     if experiment_id is None:
         raise UserError(f"sweep {name!r} has no MLflow experiment at {uri}")
+    storage = SharedStorage.parse(record["storage"])
+    check_storage(storage)
     address = args.address or record.get("address")
     total = cluster.connect(address)
-    _check_storage_on_nodes(SharedStorage.parse(record["storage"]), address)
+    _check_storage_on_nodes(storage, address)
     res = Resources(record["resources"], record.get("max_concurrent"),
                     args.max_failures if args.max_failures is not None
                     else record.get("max_failures", 2))
@@ -142,6 +145,7 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
     except KeyboardInterrupt:
         client.set_tag(parent, "interrupted", "true")
         client.set_terminated(parent, status="FAILED")
+        close_interrupted_runs(client, runtime.experiment_id)
         print(f"\ninterrupted: sweep {spec.name!r} can be continued with\n  {resume_hint}",
               flush=True)
         cluster.shutdown()

@@ -49,14 +49,20 @@ def layout(runs_dir: str | None, storage: str | None = None, data_dir: str | Non
     data = Path(data_dir).expanduser().resolve() if data_dir else root / "data"
     result = RunsLayout(root, store, data)
     if create:
-        local = [root, data, result.sweeps_dir]
-        for path in local + ([Path(store.location)] if store.is_local else []):
+        for path in (root, data, result.sweeps_dir):
             _ensure_writable(path)
-        if not store.is_local:
-            from tune_app.storage_check import check_writable
-
-            check_writable(store)
+        check_storage(store)
     return result
+
+
+def check_storage(store: SharedStorage) -> None:
+    """The driver can write to the sweep's storage (one line, exit 2, when it cannot)."""
+    if store.is_local:
+        _ensure_writable(Path(store.location))
+    else:
+        from tune_app.storage_check import check_writable
+
+        check_writable(store)
 
 
 def _ensure_writable(path: Path) -> None:

@@ -85,6 +85,8 @@ def open_parent_run(
     )
     if found:
         run_id = found[0].info.run_id
+        if "interrupted" in found[0].data.tags:
+            client.delete_tag(run_id, "interrupted")  # resumed now
         client.update_run(run_id, status="RUNNING")
         return run_id
     run = client.create_run(
@@ -101,3 +103,20 @@ def count_runs(client: MlflowClient, experiment_id: str, role: str, status: str)
         max_results=50000,
     )
     return len(runs)
+
+
+def close_interrupted_runs(client: MlflowClient, experiment_id: str) -> int:
+    """Mark trial and dense runs still RUNNING after an interrupt FAILED (``interrupted`` tag).
+
+    Ray ends the stopped trials' workers without letting them close their runs; ``resume``
+    continues these same runs. Returns how many were closed."""
+    runs = client.search_runs(
+        [experiment_id], "attributes.status = 'RUNNING'", max_results=10000
+    )
+    closed = 0
+    for run in runs:
+        if run.data.tags.get("role") in ("trial", "dense"):
+            client.set_tag(run.info.run_id, "interrupted", "true")
+            client.set_terminated(run.info.run_id, status="FAILED")
+            closed += 1
+    return closed
