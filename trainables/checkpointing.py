@@ -45,16 +45,7 @@ def restore_state(
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
         return None, None, []
-    notes: list[str] = []
-    for candidate in [checkpoint, *older_checkpoints(checkpoint)]:
-        with candidate.as_directory() as tmp:
-            state, extra, why = _load(Path(tmp), load_extra)
-        if why is None:
-            return state, extra, notes
-        note = f"checkpoint {candidate.path} is unreadable ({why}); falling back to an older one"
-        warnings.warn(note, stacklevel=2)
-        notes.append(note)
-    return None, None, notes
+    return _first_readable([checkpoint, *older_checkpoints(checkpoint)], load_extra)
 
 
 def note_fallback(run: Any, notes: list[str]) -> dict[str, str]:
@@ -86,23 +77,28 @@ def older_checkpoints(checkpoint: tune.Checkpoint) -> list[tune.Checkpoint]:
     return [tune.Checkpoint(p, filesystem=fs) for p in older]
 
 
-def _load(path: Path, load_extra: Callable[[Path], Any] | None) -> tuple[Any, Any, str | None]:
-    try:
-        state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
-        extra = load_extra(path) if load_extra is not None else None
-    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint: try an older one
-        return None, None, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
-    return state, extra, None
-
-
 def load_first_good(
     candidates: list[Path], load_extra: Callable[[Path], Any] | None = None
 ) -> tuple[dict | None, Any]:
     """Load the first checkpoint directory that reads cleanly, warning about the others."""
-    for path in candidates:
-        state, extra, why = _load(path, load_extra)
-        if why is None:
-            return state, extra
-        warnings.warn(f"checkpoint {path} is unreadable ({why}); falling back to an older one",
-                      stacklevel=2)
-    return None, None
+    state, extra, _ = _first_readable([tune.Checkpoint(str(p)) for p in candidates], load_extra)
+    return state, extra
+
+
+def _first_readable(
+    candidates: list[tune.Checkpoint], load_extra: Callable[[Path], Any] | None
+) -> tuple[dict | None, Any, list[str]]:
+    notes: list[str] = []
+    for candidate in candidates:
+        with candidate.as_directory() as tmp:
+            try:
+                state = torch.load(Path(tmp) / STATE_FILE, map_location="cpu", weights_only=True)
+                extra = load_extra(Path(tmp)) if load_extra is not None else None
+                return state, extra, notes
+            except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint: try an older one
+                first = (str(exc).strip().splitlines() or [""])[0][:200]
+                why = f"{type(exc).__name__}: {first}"
+        note = f"checkpoint {candidate.path} is unreadable ({why}); falling back to an older one"
+        warnings.warn(note, stacklevel=3)
+        notes.append(note)
+    return None, None, notes
