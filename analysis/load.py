@@ -13,6 +13,7 @@ FINAL_METRICS = (
     "macs_dense", "theoretical_speedup", "latency_ms_b1", "latency_ms_b1_dense", "speedup_b1",
     "throughput", "throughput_dense", "speedup_throughput", "size_bytes_dense",
     "size_bytes_compact", "compression_ratio", "best_epoch", "stopped_epoch",
+    "epochs_trained", "optimizer_steps", "epochs_total",
 )
 
 

@@ -34,6 +34,8 @@ def efficiency_table(summary: pd.DataFrame) -> pd.DataFrame:
         "compression_ratio": summary.get("compression_ratio_mean"),
         "speedup_b1": summary.get("speedup_b1_mean"),
         "macs": summary["macs_mean"],
+        "epochs_trained": summary["epochs_trained_mean"],
+        "epochs_total": summary["epochs_total_mean"],
     })
 
 
@@ -47,6 +49,11 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
         "Sparsity": [num(100 * s, ".0f") + "%" for s in table["sparsity"]],
         "Accuracy (%)": [_pm(a / 100, c / 100) for a, c in
                          zip(table["accuracy_pct"], table["accuracy_ci95_pct"], strict=True)],
+        # The budget beside the accuracy (DESIGN.md section 9): retraining after pruning, and
+        # every epoch the result depended on (dense training included).
+        "Epochs (retrain / total)": [f"{num(r, '.0f')} / {num(t, '.0f')}" for r, t in
+                                     zip(table["epochs_trained"], table["epochs_total"],
+                                         strict=True)],
         "Params (nonzero)": [num(p / 1e6, ".3f") + "M" for p in table["params_nonzero"]],
         "Size (MB)": [num(s / 1e6, ".2f") for s in table["size_bytes_compact"]],
         "Latency (ms)": [num(v, ".2f") for v in table["latency_ms_b1"]],

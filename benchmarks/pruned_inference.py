@@ -14,7 +14,8 @@ import time
 import torch
 
 from pruning.measure import count_prunable, measure_efficiency, measured_sparsity
-from pruning.methods import get_pruner
+from pruning.methods import make_method
+from pruning.methods.base import MethodContext
 from pruning.storage import save_compact
 from trainables.models import build_model
 
@@ -46,8 +47,9 @@ def main() -> None:
             model = build_model("resnet18", width=args.width)
             model.load_state_dict(dense.state_dict())
             start = time.perf_counter()
-            result = get_pruner(method).prune(model, sparsity, example_input=example,
-                                              ignored_layers=[model.fc])
+            ctx = MethodContext(sparsity, example, [model.fc], lambda which: {},
+                                torch.Generator().manual_seed(0), 1, 1)
+            result = make_method(method, {}, sparsity).begin_round(0, model, None, ctx)
             prune_s = time.perf_counter() - start
             pruned = result.model.eval()
             m = measure_efficiency(dense, pruned, (3, 32, 32), device=args.device, warmup=5,

@@ -1,27 +1,10 @@
-"""Unstructured masks: global magnitude ranking, applying, keeping pruned weights at zero."""
+"""Keep-masks (True = keep) of prunable weights, and ``Masks``, the one object that holds them
+while a model trains (DESIGN.md section 8)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-
-from pruning.measure import prunable_weights
-
-
-def global_magnitude_masks(
-    model: nn.Module, sparsity: float, exclude: tuple[str, ...] = ()
-) -> dict[str, torch.Tensor]:
-    """Keep-masks (True = keep) pruning exactly round(sparsity * total) of the smallest |w|
-    over every Conv2d and Linear weight together; ties broken by position (deterministic)."""
-    params = [(n, p) for n, p in prunable_weights(model) if n not in exclude]
-    flat = torch.cat([p.detach().abs().flatten().float().cpu() for _, p in params])
-    k = int(round(sparsity * flat.numel()))
-    keep = torch.ones(flat.numel(), dtype=torch.bool)
-    if k > 0:
-        # A stable sort ranks equal magnitudes by position, so exactly k weights go.
-        order = torch.sort(flat, stable=True).indices
-        keep[order[:k]] = False
-    return split_flat(keep, params)
 
 
 def split_flat(
@@ -30,7 +13,7 @@ def split_flat(
     """Cut one flat keep-vector over ``params`` (in order) into per-parameter masks."""
     masks, offset = {}, 0
     for name, p in params:
-        masks[name] = keep[offset : offset + p.numel()].view_as(p).to(p.device)
+        masks[name] = keep[offset : offset + p.numel()].view(p.shape)
         offset += p.numel()
     return masks
 
@@ -49,35 +32,70 @@ def fold_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> nn.Module:
     return model
 
 
-class MaskKeeper:
-    """Keeps pruned weights exactly zero while training.
+def mask_sparsity(masks: dict[str, torch.Tensor]) -> float:
+    """Fraction of masked-out entries over all masks."""
+    total = sum(m.numel() for m in masks.values())
+    kept = sum(int(m.sum()) for m in masks.values())
+    return 1.0 - kept / max(1, total)
 
-    Gradient hooks zero masked gradients (so momentum never builds up behind them) and
-    ``after_step`` re-applies the masks, because weight decay inside the optimizer step can
-    still move a zero weight."""
+
+class Masks:
+    """The masks of one model while it trains.
+
+    ``mask_grads`` before each optimizer step zeroes pruned weights' gradients, so momentum
+    never builds up behind them; ``apply`` after the step re-zeroes the weights, because weight
+    decay inside the step can still move them. ``replace`` swaps in new masks mid-training
+    (gradual and dynamic methods): weights whose mask changed are set to zero and their
+    optimizer state (momentum) is reset, so regrown weights start from zero."""
 
     def __init__(self, model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
-        self.model = model
-        self.masks = masks
-        self._handles: list = []
+        params = dict(model.named_parameters())
+        self.names = list(masks)
+        self._params = [params[n] for n in self.names]
+        self._keep = [masks[n].to(p.device, torch.bool) for n, p in zip(self.names, self._params,
+                                                                         strict=True)]
+        # Float copies in the parameters' own layout (channels_last on GPU) for fused multiplies.
+        self._keep_f = [torch.empty_like(p).copy_(k) for p, k in zip(self._params, self._keep,
+                                                                      strict=True)]
 
-    def attach(self) -> MaskKeeper:
-        """Register the gradient hooks (idempotent) and zero the masked weights now."""
-        if not self._handles:
-            params = dict(self.model.named_parameters())
-            for name, mask in self.masks.items():
-                param = params[name]
-                keep = mask.to(param.device, param.dtype)
-                self._handles.append(param.register_hook(lambda g, keep=keep: g * keep))
-        apply_masks(self.model, self.masks)
-        return self
+    def as_dict(self) -> dict[str, torch.Tensor]:
+        """Current masks by parameter name (on the parameters' device)."""
+        return dict(zip(self.names, self._keep, strict=True))
 
-    def after_step(self) -> None:
-        """Re-apply the masks; call after every optimizer step."""
-        apply_masks(self.model, self.masks)
+    def cpu(self) -> dict[str, torch.Tensor]:
+        """Current masks on the CPU (for checkpoints)."""
+        return {n: k.detach().cpu().clone() for n, k in zip(self.names, self._keep, strict=True)}
 
-    def detach(self) -> None:
-        """Remove the hooks."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+    @torch.no_grad()
+    def apply(self) -> None:
+        """Zero every masked-out weight."""
+        torch._foreach_mul_(self._params, self._keep_f)
+
+    @torch.no_grad()
+    def mask_grads(self) -> None:
+        """Zero the gradients of masked-out weights (call between backward and step)."""
+        pairs = [(p.grad, k) for p, k in zip(self._params, self._keep_f, strict=True)
+                 if p.grad is not None]
+        if pairs:
+            torch._foreach_mul_([g for g, _ in pairs], [k for _, k in pairs])
+
+    @torch.no_grad()
+    def replace(self, new: dict[str, torch.Tensor],
+                optimizer: torch.optim.Optimizer | None = None) -> tuple[int, int]:
+        """Install ``new`` masks; returns (weights newly pruned, weights regrown)."""
+        pruned = regrown = 0
+        for i, (name, param) in enumerate(zip(self.names, self._params, strict=True)):
+            keep = new[name].to(param.device, torch.bool)
+            changed = keep ^ self._keep[i]
+            if not bool(changed.any()):
+                continue
+            pruned += int((self._keep[i] & ~keep).sum())
+            regrown += int((keep & ~self._keep[i]).sum())
+            param[changed] = 0
+            state = optimizer.state.get(param, {}) if optimizer is not None else {}
+            for value in state.values():
+                if torch.is_tensor(value) and value.shape == param.shape:
+                    value[changed] = 0  # momentum (and any per-weight state) starts afresh
+            self._keep[i] = keep
+            self._keep_f[i] = torch.empty_like(param).copy_(keep)
+        return pruned, regrown

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -16,12 +16,22 @@ class UnknownNameError(KeyError):
 
 
 class Registry(Generic[T]):
-    """Maps names to objects. Registration happens at import time, so the mapping is fixed
-    once the defining modules are imported."""
+    """Maps names to objects. Registration happens at import time.
 
-    def __init__(self, kind: str) -> None:
+    ``discover`` lists names that exist but whose modules are not imported yet, and ``load``
+    imports the module that registers one of them: a name can then be checked without paying
+    for its module's imports (torch), and is loaded only when it is used."""
+
+    def __init__(
+        self,
+        kind: str,
+        discover: Callable[[], Iterable[str]] | None = None,
+        load: Callable[[str], None] | None = None,
+    ) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._discover = discover
+        self._load = load
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator registering an object under ``name``; duplicate names are a bug."""
@@ -35,19 +45,23 @@ class Registry(Generic[T]):
         return deco
 
     def get(self, name: str) -> T:
-        """The object registered as ``name``."""
+        """The object registered as ``name`` (importing its module first if need be)."""
+        if name not in self._items and self._load is not None and name in self:
+            self._load(name)
         try:
             return self._items[name]
         except KeyError:
-            known = ", ".join(sorted(self._items)) or "none"
+            known = ", ".join(self.names()) or "none"
             raise UnknownNameError(f"unknown {self.kind} {name!r} (known: {known})") from None
 
     def names(self) -> list[str]:
-        """Registered names, sorted."""
-        return sorted(self._items)
+        """Registered and discoverable names, sorted."""
+        found = set(self._discover()) if self._discover is not None else set()
+        return sorted(found | set(self._items))
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        return name in self._items or (
+            self._discover is not None and name in set(self._discover()))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import types
 import typing
 from collections.abc import Iterable
 from pathlib import Path
@@ -12,6 +11,9 @@ from typing import Any
 
 import yaml
 
+from pruning.methods import METHODS, method_class, parse_params
+from pruning.methods.base import Budget
+from pruning.typed import coerce
 from search_spaces.named import SPACES
 from search_spaces.spec import (
     DISTRIBUTIONS,
@@ -86,6 +88,8 @@ def apply_mapping(base: SweepSpec, raw: dict[str, Any]) -> SweepSpec:
             raise SpaceError(f"unknown key {key!r} (known: {known})")
         if key == "method_recipes":
             changes[key] = _method_recipes(value, base)
+        elif key == "method_params":
+            changes[key] = _method_params(value, base)
         elif key == "search":
             changes[key] = None if value is None else _search(value)
         elif key == "cell_recipes":
@@ -106,6 +110,16 @@ def _method_recipes(value: Any, base: SweepSpec) -> tuple:
         merged[str(method)] = {
             k: getattr(recipe, k) for k in (overrides or {})
         }
+    return method_recipes(merged)
+
+
+def _method_params(value: Any, base: SweepSpec) -> tuple:
+    """Per-method parameters, merged over the parent's; checked in ``validate``."""
+    if not isinstance(value, dict) or not all(isinstance(v, dict | None) for v in value.values()):
+        raise SpaceError("method_params: expected a mapping of method -> {parameter: value}")
+    merged = {m: dict(kv) for m, kv in base.method_params}
+    for method, params in value.items():
+        merged.setdefault(str(method), {}).update(params or {})
     return method_recipes(merged)
 
 
@@ -185,35 +199,7 @@ def _overlay(obj: Any, value: Any, where: str) -> Any:
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
-    """Check ``value`` against a simple type hint; ints are accepted where floats are."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], where)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise SpaceError(f"{where}: expected a list, got {type(value).__name__}")
-        return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SpaceError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SpaceError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise SpaceError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if hint is str:
-        if not isinstance(value, str):
-            raise SpaceError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise SpaceError(f"{where}: unsupported value {value!r}")
+    return coerce(value, hint, where, SpaceError)
 
 
 def validate(spec: SweepSpec, known_methods: Iterable[str], known_datasets: Iterable[str]) -> None:
@@ -227,8 +213,10 @@ def validate(spec: SweepSpec, known_methods: Iterable[str], known_datasets: Iter
     if not spec.sparsities:
         raise SpaceError("sparsities: at least one sparsity is needed")
     for s in spec.sparsities:
-        if not (math.isfinite(s) and 0.0 < s < 1.0):
-            raise SpaceError(f"sparsities: {s!r} is outside (0, 1)")
+        if not (math.isfinite(s) and 0.0 <= s < 1.0) or (s == 0 and not _only_controls(spec)):
+            raise SpaceError(f"sparsities: {s!r} is outside (0, 1)" + (
+                " (only the unpruned control runs at sparsity 0; it adds its own cell)"
+                if s == 0 else ""))
     if len(set(spec.sparsities)) != len(spec.sparsities):
         raise SpaceError("sparsities: duplicate values")
     if not spec.seeds:
@@ -254,6 +242,28 @@ def validate(spec: SweepSpec, known_methods: Iterable[str], known_datasets: Iter
         _check_recipe(where, recipe)
     if not 0 <= spec.rewind_epoch <= spec.dense.epochs:
         raise SpaceError(f"rewind_epoch: must be within 0..dense.epochs ({spec.dense.epochs})")
+    _check_methods(spec)
+
+
+def _only_controls(spec: SweepSpec) -> bool:
+    return all(method_class(m).unpruned for m in spec.methods)
+
+
+def _check_methods(spec: SweepSpec) -> None:
+    """Method parameters parse and every (method, sparsity) can run with its budget."""
+    for method, _ in spec.method_params:
+        if method not in METHODS:
+            raise SpaceError(f"method_params: unknown method {method!r} "
+                             f"(known: {', '.join(METHODS.names())})")
+    for method, sparsity in spec.method_sparsities():
+        cls = method_class(method)
+        try:
+            params = parse_params(cls, dict(spec.params_for(method)))
+            budget = Budget(sparsity, spec.dense.epochs, spec.rewind_epoch,
+                            spec.finetune_for(method).epochs)
+            cls.check(params, budget)
+        except ValueError as exc:
+            raise SpaceError(str(exc)) from None
 
 
 def _check_recipe(where: str, recipe: Any) -> None:

@@ -1,6 +1,9 @@
-"""The built-in sweeps: smoke (CPU, minutes), quick (one GPU, hours), paper (the seed report)."""
+"""The built-in sweeps: smoke (CPU, minutes), quick (one GPU, hours), paper (the seed report
+with controls), rewinding (Renda et al. 2020 at equal budgets) and its CPU-sized variant."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from pruning.registry import Registry
 from search_spaces.spec import SweepSpec, method_recipes
@@ -8,10 +11,10 @@ from trainables.config import DataConfig, MeasureConfig, ModelConfig, Recipe
 
 SPACES: Registry = Registry("search space")
 
-# Lottery tickets are retrained from early (rewound) weights, not fine-tuned from trained ones,
-# so they need the dense learning rate rather than the small fine-tuning one.
-_LOTTERY_LR = method_recipes({"lottery": {"lr": 0.1}})
 _SEED_REPORT_METHODS = ("magnitude", "structured", "lottery")
+_SMOKE_DATA = DataConfig(name="synthetic", train_size=2000, val_size=500, test_size=1000)
+_SMOKE_MODEL = ModelConfig(name="resnet18", width=0.125)
+_SMOKE_MEASURE = MeasureConfig(warmup=2, repeats=10, throughput_batch=64)
 
 
 @SPACES.register("smoke")
@@ -23,13 +26,12 @@ def smoke() -> SweepSpec:
         methods=_SEED_REPORT_METHODS,
         sparsities=(0.5, 0.9),
         seeds=(0,),
-        data=DataConfig(name="synthetic", train_size=2000, val_size=500, test_size=1000),
-        model=ModelConfig(name="resnet18", width=0.125),
+        data=_SMOKE_DATA,
+        model=_SMOKE_MODEL,
         dense=Recipe(epochs=2, lr=0.1, batch_size=128, patience=0),
         rewind_epoch=1,
         finetune=Recipe(epochs=2, lr=0.02, batch_size=128, patience=2),
-        method_recipes=_LOTTERY_LR,
-        measure=MeasureConfig(warmup=2, repeats=10, throughput_batch=64),
+        measure=_SMOKE_MEASURE,
     )
 
 
@@ -47,18 +49,19 @@ def quick() -> SweepSpec:
         dense=Recipe(epochs=30, lr=0.1, patience=0),
         rewind_epoch=1,
         finetune=Recipe(epochs=15, lr=0.01, patience=5),
-        method_recipes=_LOTTERY_LR,
         measure=MeasureConfig(warmup=5, repeats=30, throughput_batch=256),
     )
 
 
 @SPACES.register("paper")
 def paper() -> SweepSpec:
-    """The seed report's grid: 3 methods x 5 sparsities x 3 seeds, 200 / up to 100 epochs."""
+    """The seed report's grid (3 methods x 5 sparsities x 3 seeds, 200 / up to 100 epochs)
+    plus the controls a reviewer asks for: ``random`` and ``unpruned``."""
     return SweepSpec(
         name="paper",
-        description="Seed report grid: magnitude, structured, lottery x 5 sparsities x 3 seeds",
-        methods=_SEED_REPORT_METHODS,
+        description="Seed report grid (magnitude, structured, lottery) + random and unpruned "
+                    "controls, 5 sparsities x 3 seeds",
+        methods=(*_SEED_REPORT_METHODS, "random", "unpruned"),
         sparsities=(0.3, 0.5, 0.7, 0.9, 0.95),
         seeds=(42, 123, 456),
         data=DataConfig(name="cifar10"),
@@ -66,6 +69,44 @@ def paper() -> SweepSpec:
         dense=Recipe(epochs=200, lr=0.1, weight_decay=5e-4, patience=0),
         rewind_epoch=2,
         finetune=Recipe(epochs=100, lr=0.01, weight_decay=5e-4, patience=15),
-        method_recipes=_LOTTERY_LR,
         measure=MeasureConfig(warmup=10, repeats=50, throughput_batch=256),
+    )
+
+
+@SPACES.register("rewinding")
+def rewinding() -> SweepSpec:
+    """Renda et al. 2020 ("Comparing Rewinding and Fine-tuning in Neural Network Pruning") at
+    equal retraining budgets: every method retrains E = 40 epochs of a T = 160 epoch dense
+    run; fine-tuning (magnitude, cosine from 0.01), learning-rate rewinding (lr_rewind: the
+    dense schedule's last 40 epochs), weight rewinding (lottery, one shot, and imp, iterative;
+    rewound to epoch T - E = 120 as Renda et al. do), and the unpruned control."""
+    return SweepSpec(
+        name="rewinding",
+        description="Renda et al. 2020: fine-tuning vs lr_rewind vs lottery vs imp (+ unpruned) "
+                    "at equal retraining budgets (40 of 160 epochs)",
+        methods=("magnitude", "lr_rewind", "lottery", "imp", "unpruned"),
+        sparsities=(0.5, 0.8, 0.9, 0.95),
+        seeds=(42, 123, 456),
+        data=DataConfig(name="cifar10"),
+        model=ModelConfig(name="resnet18", width=1.0),
+        dense=Recipe(epochs=160, lr=0.1, weight_decay=5e-4, patience=0),
+        rewind_epoch=120,
+        finetune=Recipe(epochs=40, lr=0.01, weight_decay=5e-4, patience=0),
+        equal_budget=True,
+        method_params=method_recipes({"imp": {"rate": 0.2}}),
+        measure=MeasureConfig(warmup=10, repeats=50, throughput_batch=256),
+    )
+
+
+@SPACES.register("rewinding-smoke")
+def rewinding_smoke() -> SweepSpec:
+    """``rewinding`` at smoke scale for CPUs: width-1/8 ResNet18 on the smoke data, T = 3
+    dense epochs, E = 2 retraining epochs, rewind to epoch 1, one seed."""
+    return dataclasses.replace(
+        rewinding(), name="rewinding-smoke",
+        description="rewinding at CPU smoke scale: width 1/8, synthetic 2k images, 3 dense / "
+                    "2 retraining epochs, one seed",
+        sparsities=(0.5, 0.8), seeds=(0,), data=_SMOKE_DATA, model=_SMOKE_MODEL,
+        dense=Recipe(epochs=3, lr=0.1, batch_size=128, patience=0), rewind_epoch=1,
+        finetune=Recipe(epochs=2, lr=0.02, batch_size=128, patience=0), measure=_SMOKE_MEASURE,
     )

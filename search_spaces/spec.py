@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from pruning.methods import METHODS, method_class
 from trainables.config import (
     DataConfig,
     DenseConfig,
@@ -16,6 +17,7 @@ from trainables.config import (
     TrialConfig,
     replace_dotted,
 )
+from trainables.retraining import retraining_recipe
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,11 @@ class SearchSpec:
 class SweepSpec:
     """Everything a sweep needs besides where it runs.
 
-    ``method_recipes`` holds per-method fine-tuning overrides as sorted (method, ((key, value),
-    ...)) pairs, e.g. lottery retrains from early weights and so needs the dense learning rate.
+    ``method_recipes`` holds per-method retraining overrides as sorted (method, ((key, value),
+    ...)) pairs, applied on top of the recipe the method's retraining starts from (the
+    ``finetune`` recipe, or the dense recipe for rewinding methods); ``method_params`` holds
+    each method's parameters the same way. ``equal_budget`` gives every method ``finetune.epochs``
+    of retraining (weight rewinding otherwise trains the rest of the dense schedule).
     """
 
     name: str
@@ -87,17 +92,28 @@ class SweepSpec:
     # Per (method, sparsity) fine-tuning overrides, e.g. the best values of a search sweep.
     cell_recipes: tuple[tuple[str, float, tuple[tuple[str, Any], ...]], ...] = ()
     recipe_source: str = "default"
+    method_params: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    equal_budget: bool = False
+
+    def method_sparsities(self) -> list[tuple[str, float]]:
+        """(method, sparsity) pairs in the spec's order: every method at every sparsity of the
+        grid, except the unpruned control, which runs once at sparsity 0."""
+        pairs: list[tuple[str, float]] = []
+        for method in self.methods:
+            if _is_unpruned(method):
+                pairs.append((method, 0.0))
+            else:
+                pairs.extend((method, s) for s in self.sparsities)
+        return pairs
 
     def cells(self) -> list[Cell]:
         """Every (method, sparsity, seed), methods outermost, in the spec's order."""
-        return [
-            Cell(m, s, seed) for m in self.methods for s in self.sparsities for seed in self.seeds
-        ]
+        return [Cell(m, s, seed) for m, s in self.method_sparsities() for seed in self.seeds]
 
     def trial_count(self) -> int:
         """Stage-2 trials this spec starts: grid cells, or samples per (method, sparsity)."""
         if self.search is not None:
-            return len(self.methods) * len(self.sparsities) * self.search.num_samples
+            return len(self.method_sparsities()) * self.search.num_samples
         return len(self.cells())
 
     def dense_config(self, seed: int) -> DenseConfig:
@@ -108,9 +124,17 @@ class SweepSpec:
         )
 
     def finetune_for(self, method: str) -> Recipe:
-        """The fine-tuning recipe of ``method``: the shared one plus its overrides."""
+        """The retraining recipe of ``method``: what its kind of retraining starts from (see
+        ``trainables.retraining``) plus the method's overrides."""
+        kind = method_class(method).retraining if method in METHODS else "finetune"
+        base = retraining_recipe(self.dense, self.finetune, kind, self.rewind_epoch,
+                                 self.equal_budget)
         overrides = dict(dict(self.method_recipes).get(method, ()))
-        return dataclasses.replace(self.finetune, **overrides) if overrides else self.finetune
+        return dataclasses.replace(base, **overrides) if overrides else base
+
+    def params_for(self, method: str) -> tuple[tuple[str, Any], ...]:
+        """The parameters set for ``method`` (defaults implied)."""
+        return dict(self.method_params).get(method, ())
 
     def trial_config(self, cell: Cell) -> TrialConfig:
         """The resolved config of one stage-2 trial."""
@@ -120,7 +144,7 @@ class SweepSpec:
                 finetune = dataclasses.replace(finetune, **dict(overrides))
         return TrialConfig(
             dense=self.dense_config(cell.seed), method=cell.method, sparsity=cell.sparsity,
-            finetune=finetune, measure=self.measure,
+            finetune=finetune, measure=self.measure, method_params=self.params_for(cell.method),
         )
 
     def with_overrides(self, overrides: dict[str, Any]) -> SweepSpec:
@@ -131,6 +155,7 @@ class SweepSpec:
         """Plain-data form (JSON/YAML friendly)."""
         data = dataclasses.asdict(self)
         data["method_recipes"] = {m: dict(kv) for m, kv in self.method_recipes}
+        data["method_params"] = {m: dict(kv) for m, kv in self.method_params}
         data["cell_recipes"] = [[m, s, dict(kv)] for m, s, kv in self.cell_recipes]
         if self.search is not None:
             data["search"] = {
@@ -146,5 +171,10 @@ class SweepSpec:
 
 
 def method_recipes(mapping: dict[str, dict[str, Any]]) -> tuple[tuple[str, tuple], ...]:
-    """Freeze a {method: {field: value}} mapping into SweepSpec.method_recipes form."""
+    """Freeze a {method: {field: value}} mapping into SweepSpec.method_recipes (and
+    method_params) form."""
     return tuple(sorted((m, tuple(sorted(kv.items()))) for m, kv in mapping.items()))
+
+
+def _is_unpruned(method: str) -> bool:
+    return method in METHODS and method_class(method).unpruned

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 
+import search_spaces
 from trainables.config import (
     DenseConfig,
     Recipe,
@@ -17,10 +21,31 @@ from trainables.config import (
 )
 
 
-def test_pinned_hash_of_default_trial_config() -> None:
-    # Changing a default or the field order renames every dense cache: make that deliberate.
-    assert config_hash(TrialConfig()) == "b3b764ee930e"
-    assert canonical(DenseConfig()).startswith('{"data":{"name":"cifar10","train_size":null')
+def test_pinned_hashes_cover_only_non_default_fields() -> None:
+    # Changing a default renames caches: make that deliberate (pins), never accidental.
+    assert canonical(TrialConfig()) == "TrialConfig:{}"
+    assert config_hash(TrialConfig()) == "19f95e5798a4"
+    smoke_dense = replace_dotted(DenseConfig(), {
+        "data.name": "synthetic", "data.train_size": 2000, "data.val_size": 500,
+        "data.test_size": 1000, "model.width": 0.125, "recipe.epochs": 2,
+        "recipe.batch_size": 128})
+    assert canonical(smoke_dense) == (
+        'DenseConfig:{"data":{"name":"synthetic","test_size":1000,"train_size":2000,'
+        '"val_size":500},"model":{"width":0.125},"recipe":{"epochs":2}}')
+    assert config_hash(smoke_dense) == "80b49623a82e"
+    assert config_hash(search_spaces.load("smoke").dense_config(0)) == "80b49623a82e"
+    # A field set to its default value does not count: spelling a default out is no change.
+    assert config_hash(replace_dotted(TrialConfig(), {"finetune.lr": 0.01})) == config_hash(
+        TrialConfig())
+
+
+def test_a_new_field_with_a_default_renames_nothing() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Grown(DenseConfig):
+        extra: int = 7
+
+    assert canonical(Grown(seed=3)).split(":", 1)[1] == canonical(DenseConfig(seed=3)).split(
+        ":", 1)[1]
 
 
 def test_hash_changes_with_any_field() -> None:
@@ -30,8 +55,11 @@ def test_hash_changes_with_any_field() -> None:
 
 
 def test_round_trip_and_flatten() -> None:
-    cfg = replace_dotted(TrialConfig(), {"method": "lottery", "dense.recipe.epochs": 3})
+    cfg = replace_dotted(TrialConfig(), {"method": "lottery", "dense.recipe.epochs": 3,
+                                         "method_params": (("rate", 0.3),)})
     assert from_dict(TrialConfig, to_dict(cfg)) == cfg
+    # JSON (sweep records, checkpoints) turns tuples into lists; they come back as tuples.
+    assert from_dict(TrialConfig, json.loads(json.dumps(to_dict(cfg)))) == cfg
     flat = flatten(cfg)
     assert flat["method"] == "lottery"
     assert flat["dense.recipe.epochs"] == 3

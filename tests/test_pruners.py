@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from pruning.masks import MaskKeeper, global_magnitude_masks
+from pruning import scores
+from pruning.allocation import global_masks
+from pruning.masks import Masks
 from pruning.measure import (
     count_macs,
     count_prunable,
@@ -18,7 +20,8 @@ from pruning.measure import (
     state_dict_bytes,
     time_pair,
 )
-from pruning.methods import PRUNERS, get_pruner
+from pruning.methods import METHODS, Budget, make_method, method_class
+from pruning.methods.base import MethodContext
 from pruning.registry import UnknownNameError
 from pruning.storage import load_compact, load_sparse, save_compact, save_sparse
 from trainables.models import build_model
@@ -31,10 +34,11 @@ def _model(seed: int = 0) -> torch.nn.Module:
     return build_model("resnet18", width=0.125)
 
 
-def _prune(method: str, sparsity: float, rewind: dict | None = None):
-    model = _model()
-    return get_pruner(method).prune(model, sparsity, example_input=X, rewind_state=rewind,
-                                    ignored_layers=[model.fc])
+def _prune(method: str, sparsity: float, rewind: dict | None = None, model=None):
+    """One-shot pruning of a fresh (or the given) model by a method's first round."""
+    model = _model() if model is None else model
+    ctx = MethodContext(sparsity, X, [model.fc], lambda which: rewind, torch.Generator(), 1, 1)
+    return make_method(method, {}, sparsity).begin_round(0, model, None, ctx)
 
 
 def test_full_resnet18_has_the_reference_parameter_count() -> None:
@@ -75,15 +79,16 @@ def test_structured_macs_fall_with_sparsity() -> None:
 def test_masks_hold_through_sgd_with_momentum_and_weight_decay() -> None:
     result = _prune("magnitude", 0.9)
     model, masks = result.model, result.masks
-    keeper = MaskKeeper(model, masks).attach()
+    keeper = Masks(model, masks)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     model.train()
     for _ in range(5):
         loss = model(torch.randn(8, 3, 32, 32)).square().mean()
         opt.zero_grad()
         loss.backward()
+        keeper.mask_grads()
         opt.step()
-        keeper.after_step()
+        keeper.apply()
     params = dict(model.named_parameters())
     for name, mask in masks.items():
         assert torch.count_nonzero(params[name][~mask]) == 0, name
@@ -94,8 +99,8 @@ def test_masks_hold_through_sgd_with_momentum_and_weight_decay() -> None:
 def test_lottery_survivors_equal_rewind_weights() -> None:
     trained = _model(seed=0)
     rewind = _model(seed=7).state_dict()
-    expected_masks = global_magnitude_masks(copy.deepcopy(trained), 0.8)
-    result = get_pruner("lottery").prune(trained, 0.8, example_input=X, rewind_state=rewind)
+    expected_masks = global_masks(scores.magnitude(copy.deepcopy(trained)), 0.8)
+    result = _prune("lottery", 0.8, rewind, model=trained)
     params = dict(result.model.named_parameters())
     for name, mask in result.masks.items():
         assert torch.equal(mask, expected_masks[name])
@@ -105,21 +110,27 @@ def test_lottery_survivors_equal_rewind_weights() -> None:
     assert torch.equal(result.model.bn1.weight, rewind["bn1.weight"])
 
 
-def test_lottery_without_rewind_weights_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="rewind"):
-        _prune("lottery", 0.5)
-
-
 def test_unknown_method_lists_the_known_ones() -> None:
-    with pytest.raises(UnknownNameError, match=r"known: lottery, magnitude, random, structured"):
-        get_pruner("obd")
-    assert {"magnitude", "structured", "lottery"} <= set(PRUNERS.names())
+    with pytest.raises(UnknownNameError, match=r"known: gmp, imp, lottery, lr_rewind, "
+                                               r"magnitude, random, structured, unpruned"):
+        method_class("obd")
+    assert {"magnitude", "structured", "lottery"} <= set(METHODS.names())
 
 
-@pytest.mark.parametrize("sparsity", [0.0, 1.0, -0.1, 1.5])
+@pytest.mark.parametrize("sparsity", [1.0, -0.1, 1.5])
 def test_sparsity_out_of_range(sparsity: float) -> None:
+    cls = method_class("magnitude")
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
-        _prune("magnitude", sparsity)
+        cls.check(cls.Params(), Budget(sparsity, 2, 1, 2))
+
+
+def test_only_the_unpruned_control_runs_at_sparsity_zero() -> None:
+    magnitude, unpruned = method_class("magnitude"), method_class("unpruned")
+    with pytest.raises(ValueError, match="only the unpruned control runs at sparsity 0"):
+        magnitude.check(magnitude.Params(), Budget(0.0, 2, 1, 2))
+    unpruned.check(unpruned.Params(), Budget(0.0, 2, 1, 2))
+    with pytest.raises(ValueError, match="its sparsity is 0"):
+        unpruned.check(unpruned.Params(), Budget(0.5, 2, 1, 2))
 
 
 def test_sparse_storage_round_trip_and_size(tmp_path: Path) -> None:

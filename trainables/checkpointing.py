@@ -1,19 +1,21 @@
-"""Per-epoch Tune checkpoints: written atomically, loaded with weights_only=True."""
+"""Per-epoch Tune checkpoints: written atomically, loaded with weights_only=True, and an
+unreadable newest one skipped for the older ones Tune kept."""
 
 from __future__ import annotations
 
-import os
 import posixpath
 import tempfile
-import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import torch
 from ray import tune
 
-STATE_FILE = "state.pt"
+from trainables.checkpoint_files import STATE_FILE, first_readable, write_checkpoint_dir
+
+__all__ = ["STATE_FILE", "load_first_good", "note_fallback", "older_checkpoints",
+           "report_epoch", "restore_state"]
 
 
 def report_epoch(
@@ -23,12 +25,7 @@ def report_epoch(
 ) -> None:
     """``tune.report`` the epoch's metrics with a checkpoint holding ``state`` (and extra files)."""
     with tempfile.TemporaryDirectory(prefix="prune-sweep-ckpt-") as tmp:
-        path = Path(tmp)
-        partial = path / (STATE_FILE + ".partial")
-        torch.save(state, partial)
-        os.replace(partial, path / STATE_FILE)
-        if write_extra is not None:
-            write_extra(path)
+        write_checkpoint_dir(Path(tmp), state, write_extra)
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
 
 
@@ -45,7 +42,9 @@ def restore_state(
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
         return None, None, []
-    return _first_readable([checkpoint, *older_checkpoints(checkpoint)], load_extra)
+    return first_readable(
+        [(c.path, c.as_directory) for c in [checkpoint, *older_checkpoints(checkpoint)]],
+        load_extra)
 
 
 def note_fallback(run: Any, notes: list[str]) -> dict[str, str]:
@@ -81,24 +80,6 @@ def load_first_good(
     candidates: list[Path], load_extra: Callable[[Path], Any] | None = None
 ) -> tuple[dict | None, Any]:
     """Load the first checkpoint directory that reads cleanly, warning about the others."""
-    state, extra, _ = _first_readable([tune.Checkpoint(str(p)) for p in candidates], load_extra)
+    state, extra, _ = first_readable(
+        [(str(p), lambda p=p: nullcontext(str(p))) for p in candidates], load_extra)
     return state, extra
-
-
-def _first_readable(
-    candidates: list[tune.Checkpoint], load_extra: Callable[[Path], Any] | None
-) -> tuple[dict | None, Any, list[str]]:
-    notes: list[str] = []
-    for candidate in candidates:
-        with candidate.as_directory() as tmp:
-            try:
-                state = torch.load(Path(tmp) / STATE_FILE, map_location="cpu", weights_only=True)
-                extra = load_extra(Path(tmp)) if load_extra is not None else None
-                return state, extra, notes
-            except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint: try an older one
-                first = (str(exc).strip().splitlines() or [""])[0][:200]
-                why = f"{type(exc).__name__}: {first}"
-        note = f"checkpoint {candidate.path} is unreadable ({why}); falling back to an older one"
-        warnings.warn(note, stacklevel=3)
-        notes.append(note)
-    return None, None, notes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import typing
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, TypeVar
 
@@ -76,8 +77,12 @@ class TrialConfig:
     dense: DenseConfig = field(default_factory=DenseConfig)
     method: str = "magnitude"
     sparsity: float = 0.5
+    # The retraining recipe after pruning. For rewinding methods it is the dense recipe's
+    # optimizer settings, resolved by ``SweepSpec.trial_config``; see trainables.retraining.
     finetune: Recipe = field(default_factory=lambda: Recipe(epochs=100, lr=0.01, patience=10))
     measure: MeasureConfig = field(default_factory=MeasureConfig)
+    # The method's parameters as sorted (name, value) pairs; only those set, defaults implied.
+    method_params: tuple[tuple[str, Any], ...] = ()
 
     @property
     def seed(self) -> int:
@@ -95,12 +100,20 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ValueError(f"{cls.__name__}: unknown field(s) {', '.join(unknown)}")
+    hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         sub = _dataclass_type(cls, name)
-        nested = sub is not None and isinstance(value, dict)
-        kwargs[name] = from_dict(sub, value) if nested else value
+        if sub is not None and isinstance(value, dict):
+            value = from_dict(sub, value)
+        elif typing.get_origin(hints[name]) is tuple and isinstance(value, list | tuple):
+            value = _tuples(value)  # JSON turned tuples into lists; frozen configs need tuples
+        kwargs[name] = value
     return cls(**kwargs)
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list | tuple) else value
 
 
 def _dataclass_type(cls: type, name: str) -> type | None:
@@ -111,16 +124,40 @@ def _dataclass_type(cls: type, name: str) -> type | None:
     return None
 
 
-def canonical(cfg: Any) -> str:
-    """Canonical string: JSON of the nested config, fields in declaration order, no spaces.
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return dataclasses.MISSING
 
-    Field order is part of the format, so reordering fields changes every hash (a test pins one).
-    """
-    return json.dumps(to_dict(cfg), separators=(",", ":"), sort_keys=False)
+
+def non_default(cfg: Any, default: Any = None) -> dict[str, Any]:
+    """The fields of ``cfg`` that differ from ``default`` (else each field's own default),
+    nested configs reduced the same way and left out when nothing in them differs; fields
+    without a default are always kept."""
+    out: dict[str, Any] = {}
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        base = getattr(default, f.name) if default is not None else _field_default(f)
+        if is_dataclass(value) and type(value) is type(base):
+            sub = non_default(value, base)
+            if sub:
+                out[f.name] = sub
+        elif value != base:
+            out[f.name] = to_dict(value) if is_dataclass(value) else value
+    return out
+
+
+def canonical(cfg: Any) -> str:
+    """Canonical string: the class name and the JSON of its non-default fields (as open_lth
+    does), so adding a field with a default renames no cache. Tests pin known hashes."""
+    body = json.dumps(non_default(cfg), separators=(",", ":"), sort_keys=True)
+    return f"{type(cfg).__name__}:{body}"
 
 
 def config_hash(cfg: Any, length: int = 12) -> str:
-    """Short SHA-256 of the canonical string: names dense caches and tags MLflow runs."""
+    """Short SHA-256 of the canonical string: names caches and tags MLflow runs."""
     return hashlib.sha256(canonical(cfg).encode()).hexdigest()[:length]
 
 

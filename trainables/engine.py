@@ -1,23 +1,26 @@
-"""Training engine: SGD + cosine, early stopping on validation accuracy, best-weights tracking.
+"""Training engine: SGD along a cosine schedule, a pruning method's hooks, masks, early
+stopping on validation accuracy, best-checkpoint tracking.
 
-Plain PyTorch, no Ray or MLflow, so a notebook can drive it. The trainables wrap it: they call
-``run_epoch`` and checkpoint ``state_dict()`` after every epoch.
+Plain PyTorch, no Ray or MLflow, so a notebook can drive it. The trial flow calls ``run_epoch``
+and checkpoints ``state_dict()`` after every epoch.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from pruning.masks import Masks, fold_masks
+from pruning.methods.base import Method
 from trainables.augment import iterate_batches
 from trainables.config import Recipe
 from trainables.data import DataSplits
+from trainables.retraining import LRSchedule
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
@@ -83,12 +86,19 @@ def evaluate(
 
 
 class TrainingLoop:
-    """Epoch-at-a-time training with early stopping; resumable through ``state_dict``.
+    """Epoch-at-a-time training with a method's hooks and early stopping; resumable through
+    ``state_dict``.
 
-    ``after_step`` runs after every optimizer step (pruning masks are re-applied there).
-    Early stopping state lives here, not in a Tune stopper, because a stopper's state is lost
-    when a trial is restored while a checkpoint is not.
+    Each step: backward, ``method.after_backward``, pruned gradients zeroed, optimizer step,
+    pruned weights re-zeroed, ``method.after_step`` (which may return new masks). Each epoch:
+    ``method.end_epoch``, validation, and the best checkpoint (weights with their masks) taken
+    only at steps the method calls selectable. Early stopping counts patience only once the
+    learning rate has fallen below ``ANNEALED`` of its peak, so a stopped run has annealed
+    (DESIGN.md section 9). Its state lives here, not in a Tune stopper, because a stopper's
+    state is lost when a trial is restored while a checkpoint is not.
     """
+
+    ANNEALED = 0.1
 
     def __init__(
         self,
@@ -97,45 +107,78 @@ class TrainingLoop:
         recipe: Recipe,
         seed: int,
         device: torch.device,
-        after_step: Callable[[], None] | None = None,
+        *,
+        schedule: LRSchedule | None = None,
+        method: Method | None = None,
+        masks: dict[str, torch.Tensor] | None = None,
+        augment: bool = True,
     ) -> None:
         self.model = model.to(device)
         if device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         self.splits = splits
         self.recipe = recipe
+        self.schedule = schedule or LRSchedule.cosine(recipe.lr, recipe.epochs)
         self.device = device
-        self.after_step = after_step
+        self.method = method
+        self.augment = augment
+        self.masks = Masks(self.model, masks) if masks is not None else None
         self.optimizer = torch.optim.SGD(
-            self.model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+            self.model.parameters(), lr=self.schedule.lr(0), momentum=recipe.momentum,
             weight_decay=recipe.weight_decay, nesterov=False,
-        )
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.optimizer, T_max=max(1, recipe.epochs)
         )
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch = 0
+        self.step = 0
+        self.lr = self.schedule.lr(0)
         self.best_acc = -math.inf
         self.best_epoch = 0
         self.bad_epochs = 0
-        self.best_state = copy.deepcopy(self.model.state_dict())
+        self.best_state = self._snapshot()
+        self.mask_changes = {"pruned": 0, "regrown": 0}
+
+    @property
+    def epochs(self) -> int:
+        """Planned epochs of this run."""
+        return self.schedule.epochs
 
     @property
     def done(self) -> bool:
         """True once the schedule ran out or early stopping fired."""
-        if self.epoch >= self.recipe.epochs:
+        if self.epoch >= self.epochs:
             return True
         return self.recipe.patience > 0 and self.bad_epochs >= self.recipe.patience
 
+    def _snapshot(self) -> dict:
+        masks = self.masks.cpu() if self.masks is not None else None
+        return {"model": copy.deepcopy(self.model.state_dict()), "masks": masks}
+
+    def _install(self, new: dict[str, torch.Tensor]) -> None:
+        if self.masks is None:
+            self.masks = Masks(self.model, new)
+            self.masks.apply()
+            return
+        pruned, regrown = self.masks.replace(new, self.optimizer)
+        self.mask_changes["pruned"] += pruned
+        self.mask_changes["regrown"] += regrown
+
+    def _current_masks(self) -> dict[str, torch.Tensor] | None:
+        return self.masks.as_dict() if self.masks is not None else None
+
     def run_epoch(self) -> EpochResult:
-        """Train one epoch, evaluate on validation, update the best weights."""
-        model, device = self.model, self.device
+        """Train one epoch, evaluate on validation, update the best checkpoint."""
+        model, device, method, masks = self.model, self.device, self.method, self.masks
         model.train()
-        lr = self.optimizer.param_groups[0]["lr"]
-        loss_sum, correct, seen = 0.0, 0, 0
+        lr = self.lr = self.schedule.lr(self.epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        # Summed on the device: a host sync per step would stall a GPU.
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
         for images, labels in iterate_batches(
             self.splits.train_x, self.splits.train_y, self.recipe.batch_size,
-            shuffle=True, generator=self.generator, augment=True,
+            shuffle=True, generator=self.generator, augment=self.augment,
             mean=self.splits.mean, std=self.splits.std, device=device,
             channels_last=device.type == "cuda",
         ):
@@ -146,58 +189,89 @@ class TrainingLoop:
                 )
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if method is not None:
+                method.after_backward(self.step + 1, model)
+            if masks is not None:
+                masks.mask_grads()
             self.optimizer.step()
-            if self.after_step is not None:
-                self.after_step()
-            loss_sum += loss.item() * len(labels)
-            correct += (logits.argmax(1) == labels).sum().item()
+            self.step += 1
+            if masks is not None:
+                masks.apply()
+            if method is not None:
+                new = method.after_step(self.step, model, self.optimizer, self._current_masks())
+                if new is not None:
+                    self._install(new)
+                    masks = self.masks
+            loss_sum += loss.detach() * len(labels)
+            correct += (logits.argmax(1) == labels).sum()
             seen += len(labels)
-        self.scheduler.step()
         self.epoch += 1
-        if not math.isfinite(loss_sum):
+        if method is not None:
+            new = method.end_epoch(self.epoch, model, self._current_masks())
+            if new is not None:
+                self._install(new)
+        train_loss = loss_sum.item() / max(1, seen)
+        if not math.isfinite(train_loss):
             raise FloatingPointError(f"training loss diverged at epoch {self.epoch} (lr {lr})")
         val_loss, val_acc = evaluate(
             model, self.splits.val_x, self.splits.val_y, self.splits, device,
             self.recipe.eval_batch_size,
         )
-        improved = val_acc > self.best_acc
+        selectable = method is None or method.selectable(self.step)
+        improved = selectable and val_acc > self.best_acc
         if improved:
             self.best_acc, self.best_epoch, self.bad_epochs = val_acc, self.epoch, 0
-            self.best_state = copy.deepcopy(model.state_dict())
-        else:
+            self.best_state = self._snapshot()
+        elif selectable and lr <= self.ANNEALED * self.schedule.peak:
             self.bad_epochs += 1
-        return EpochResult(
-            self.epoch, loss_sum / max(1, seen), correct / max(1, seen), val_loss, val_acc, lr,
-            improved,
-        )
+        return EpochResult(self.epoch, train_loss, correct.item() / max(1, seen), val_loss,
+                           val_acc, lr, improved)
 
     def load_best(self) -> nn.Module:
-        """Put the best-validation weights into the model and return it."""
-        self.model.load_state_dict(self.best_state)
+        """Put the best-validation weights (and their masks, folded in) into the model."""
+        self.model.load_state_dict(self.best_state["model"])
+        if self.best_state["masks"] is not None:
+            fold_masks(self.model, self.best_state["masks"])
         return self.model
 
+    def best_masks(self) -> dict[str, torch.Tensor] | None:
+        """The masks that went with the best-validation weights."""
+        return self.best_state["masks"]
+
     def state_dict(self) -> dict:
-        """Everything needed to continue exactly where this loop is."""
+        """Everything needed to continue exactly where this loop is (the method's too)."""
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
             "generator": self.generator.get_state(),
             "epoch": self.epoch,
+            "step": self.step,
             "best_acc": self.best_acc,
             "best_epoch": self.best_epoch,
             "bad_epochs": self.bad_epochs,
             "best_state": self.best_state,
+            "masks": self.masks.cpu() if self.masks is not None else None,
+            "mask_changes": dict(self.mask_changes),
+            "method": self.method.state_dict() if self.method is not None else {},
         }
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from ``state_dict()`` output."""
         self.model.load_state_dict(state["model"])
+        if state.get("masks") is not None:
+            self.masks = Masks(self.model, state["masks"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
         self.generator.set_state(state["generator"])
         self.epoch = int(state["epoch"])
+        self.step = int(state.get("step", 0))
+        self.lr = self.schedule.lr(max(0, self.epoch - 1))
         self.best_acc = float(state["best_acc"])
         self.best_epoch = int(state["best_epoch"])
         self.bad_epochs = int(state["bad_epochs"])
-        self.best_state = state["best_state"]
+        best = state["best_state"]
+        # Checkpoints of earlier releases held the bare state dict.
+        self.best_state = best if "model" in best and "masks" in best else {"model": best,
+                                                                              "masks": None}
+        self.mask_changes = dict(state.get("mask_changes", self.mask_changes))
+        if self.method is not None:
+            self.method.load_state_dict(state.get("method", {}))

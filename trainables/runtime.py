@@ -8,6 +8,18 @@ from trainables.shared_storage import SharedStorage
 
 
 @dataclass(frozen=True)
+class TrialEnv:
+    """Where a trial reads and writes, kept out of the hashed config: shared storage (the
+    dense and round caches: a directory, ``s3://`` or ``gs://``), the data directory, whether
+    data may be downloaded, and the device (default: CUDA when visible, else CPU)."""
+
+    storage: str
+    data_dir: str
+    download: bool = True
+    device: str | None = None
+
+
+@dataclass(frozen=True)
 class Runtime:
     """Paths and tracking coordinates shared by every trial of a sweep.
 
@@ -28,6 +40,10 @@ class Runtime:
     def storage(self) -> SharedStorage:
         """Shared storage (directory or object-store URI) for checkpoints and the dense cache."""
         return SharedStorage.parse(self.storage_dir)
+
+    def trial_env(self) -> TrialEnv:
+        """What the plain training flows need of this runtime."""
+        return TrialEnv(storage=self.storage_dir, data_dir=self.data_dir, download=self.download)
 
 
 def node_id() -> str:

@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--methods", help="comma-separated pruning methods, e.g. magnitude,lottery")
     run.add_argument("--sparsities", help="comma-separated sparsities in (0, 1), e.g. 0.5,0.9")
     run.add_argument("--seeds", help="comma-separated non-negative integer seeds, e.g. 0,1")
+    run.add_argument("--method-param", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                     help="a method parameter, e.g. imp.rate=0.2 (repeatable; overrides the "
+                     "space's method_params)")
     _common(run)
     run.add_argument("--storage", help="shared storage for checkpoints and the dense cache: a "
                      "directory every node mounts, s3://BUCKET/prefix or gs://BUCKET/prefix "

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 from mlflow import MlflowClient
 from mlflow.entities import Param
 
-from search_spaces.loader import SpaceError, apply_mapping
 from search_spaces.spec import SweepSpec
 from trainables.config import flatten
 from trainables.runtime import Runtime
@@ -17,6 +15,7 @@ from trainables.shared_storage import SharedStorage
 from tune_app import cluster
 from tune_app.errors import UserError
 from tune_app.paths import RunsLayout, check_storage, git_sha
+from tune_app.records import read_sweep_record, write_sweep_record
 from tune_app.search import run_search_stage
 from tune_app.storage_check import check_every_node
 from tune_app.sweep import (
@@ -42,8 +41,6 @@ from tune_app.tracking import (
 
 def execute_sweep(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.Namespace) -> int:
     """Both stages of a new sweep; returns 0 when every trial finished, else 1."""
-    from tune_app.run_command import write_sweep_record
-
     client = MlflowClient(tracking_uri=uri)
     existing = find_experiment(client, spec.name)
     if existing is not None and existing_trial_runs(client, existing):
@@ -76,16 +73,12 @@ def execute_sweep(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.N
 
 def resume_sweep(name: str, paths: RunsLayout, args: argparse.Namespace) -> int:
     """Continue an interrupted sweep from its record, checkpoints and MLflow runs."""
-    path = paths.sweep_file(name)
-    if not path.is_file():
+    found = read_sweep_record(paths, name)
+    if found is None:
         known = sorted(p.stem for p in paths.sweeps_dir.glob("*.json"))
         raise UserError(f"no sweep named {name!r} in {paths.runs_dir} "
                         f"(known: {', '.join(known) or 'none'})")
-    record = json.loads(path.read_text())
-    try:
-        spec = apply_mapping(SweepSpec(name=name), record["spec"])
-    except (SpaceError, KeyError) as exc:
-        raise UserError(f"sweep record {path} is unusable: {exc}") from None
+    record, spec = found
     uri = args.mlflow_uri or record["tracking_uri"]
     check_reachable(uri)
     client = MlflowClient(tracking_uri=uri)

@@ -49,8 +49,9 @@ class ProgressPrinter(Callback):
         if result.get("done_flag") or result.get("done") is True:
             return
         if "val_acc" in result and "epoch" in result:
+            phase = f"{result['phase']} " if result.get("phase") else ""
             self._print(
-                f"{trial_label(trial.config)}: epoch {result['epoch']} "
+                f"{trial_label(trial.config)}: {phase}epoch {result['epoch']} "
                 f"train_loss {result.get('train_loss', float('nan')):.3f} "
                 f"val_acc {100 * result['val_acc']:.1f}%"
             )

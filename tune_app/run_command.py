@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 from search_spaces.loader import SpaceError, load, validate
 from search_spaces.spec import SweepSpec
 from tune_app.cli import check_name, default_name, parse_list
 from tune_app.errors import UserError
-from tune_app.paths import RunsLayout, git_sha, layout
+from tune_app.paths import RunsLayout, layout
 from tune_app.tracking import check_reachable, resolve_tracking_uri
 
 
@@ -36,6 +35,8 @@ def resolve_spec(args: argparse.Namespace) -> SweepSpec:
             overrides[attr] = values
     if args.dataset:
         overrides["data.name"] = args.dataset
+    if args.method_param:
+        overrides["method_params"] = parse_method_params(args.method_param, spec)
     name = check_name(args.name) if args.name else default_name(spec.name)
     overrides["name"] = name
     spec = spec.with_overrides(overrides)
@@ -53,14 +54,37 @@ def resolve_spec(args: argparse.Namespace) -> SweepSpec:
         validate(spec, PRUNERS.names(), DATASETS.names())
     except SpaceError as exc:
         flag = {"methods": "--methods", "sparsities": "--sparsities", "seeds": "--seeds",
-                "data.name": "--dataset"}
+                "data.name": "--dataset", "method_params": "--method-param"}
         text = str(exc)
         for key, opt in flag.items():
             if text.startswith(key + ":") and key.split(".")[0] in {k.split(".")[0]
                                                                        for k in overrides}:
                 text = opt + text[len(key):]
+        if args.method_param and text.startswith("method_params."):
+            text = "--method-param " + text[len("method_params."):]
         raise UserError(text) from None
     return spec
+
+
+def parse_method_params(items: list[str], spec: SweepSpec) -> tuple:
+    """``--method-param METHOD.KEY=VALUE`` (repeatable) merged over the space's parameters;
+    values read as YAML scalars (0.2, 10, true, null)."""
+    import yaml
+
+    from search_spaces.spec import method_recipes
+
+    merged = {m: dict(kv) for m, kv in spec.method_params}
+    for item in items:
+        target, sep, text = item.partition("=")
+        method, dot, key = target.partition(".")
+        if not (sep and dot and method and key and text.strip()):
+            raise UserError(f"--method-param: expected METHOD.KEY=VALUE, got {item!r}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise UserError(f"--method-param {target}: cannot read value {text!r}") from None
+        merged.setdefault(method.strip(), {})[key.strip()] = value
+    return method_recipes(merged)
 
 
 def print_plan(spec: SweepSpec) -> None:
@@ -74,10 +98,19 @@ def print_plan(spec: SweepSpec) -> None:
           f"model {spec.model.name} x{spec.model.width:g}")
     print(f"  dense {spec.dense.epochs} epochs lr {spec.dense.lr:g}; rewind epoch "
           f"{spec.rewind_epoch}")
-    print(f"{'#':>3}  {'method':12} {'sparsity':>8} {'seed':>6} {'epochs':>6} {'lr':>8}")
+    from pruning.methods import method_class
+
+    budget = "equal retraining budgets" if spec.equal_budget else "each method's own budget"
+    print(f"  retraining: {budget}; epochs = retraining epochs after pruning (per round for "
+          "iterative methods)")
+    print(f"{'#':>3}  {'method':12} {'sparsity':>8} {'seed':>6} {'epochs':>6} {'lr':>8}  "
+          "retraining")
     for i, cell in enumerate(spec.cells(), 1):
-        r = spec.trial_config(cell).finetune
-        print(f"{i:3}  {cell.method:12} {cell.sparsity:8g} {cell.seed:6} {r.epochs:6} {r.lr:8g}")
+        cfg = spec.trial_config(cell)
+        r, kind = cfg.finetune, method_class(cell.method).retraining
+        params = ", ".join(f"{k}={v}" for k, v in cfg.method_params)
+        print(f"{i:3}  {cell.method:12} {cell.sparsity:8g} {cell.seed:6} {r.epochs:6} "
+              f"{r.lr:8g}  {kind}{f' ({params})' if params else ''}")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -117,11 +150,3 @@ def _check_data(spec: SweepSpec, paths: RunsLayout, download: bool) -> None:
         raise UserError(str(exc).splitlines()[0]) from None
     print(f"data {spec.data.name}: ready in {paths.data_dir} "
           f"({time.monotonic() - started:.1f}s)", flush=True)
-
-
-def write_sweep_record(paths: RunsLayout, spec: SweepSpec, record: dict) -> None:
-    """Save what status/resume need to find this sweep again."""
-    path = paths.sweep_file(spec.name)
-    tmp = path.with_suffix(".json.partial")
-    tmp.write_text(json.dumps({"spec": spec.to_dict(), **record, "git_sha": git_sha()}, indent=2))
-    tmp.replace(path)

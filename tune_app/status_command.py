@@ -34,11 +34,10 @@ def status_command(args: argparse.Namespace) -> int:
         df = load_runs(args.sweep, tracking_uri=uri)
     except SweepNotFoundError as exc:
         raise UserError(str(exc).splitlines()[0]) from None
-    record = paths.sweep_file(args.sweep)
-    expected = None
-    if record.is_file():
-        spec = json.loads(record.read_text())["spec"]
-        expected = len(spec["methods"]) * len(spec["sparsities"]) * len(spec["seeds"])
+    from tune_app.records import read_sweep_record
+
+    found = read_sweep_record(paths, args.sweep)
+    expected = found[1].trial_count() if found is not None else None
     trials = df[df["role"] == "trial"] if len(df) else df
     dense = df[df["role"] == "dense"] if len(df) else df
     counts = trials["status"].value_counts().to_dict() if len(trials) else {}

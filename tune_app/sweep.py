@@ -12,8 +12,8 @@ from ray import tune
 
 from search_spaces.spec import SweepSpec
 from trainables.config import config_hash, flatten, to_dict
-from trainables.dense import dense_run_tags, dense_trainable
 from trainables.dense_cache import CorruptCacheError, DenseCache
+from trainables.dense_trainable import dense_run_tags, dense_trainable
 from trainables.prune_finetune import prune_finetune_trainable
 from trainables.runtime import Runtime
 from trainables.tracking import TrackedRun

@@ -7,22 +7,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from pruning.base import PruneResult
-from pruning.magnitude import MagnitudePruner
-from pruning.methods import PRUNERS
+from pruning.methods import register
+from pruning.methods.base import MethodContext, PruneResult
+from pruning.methods.magnitude import Magnitude
 
 
-@PRUNERS.register("flaky_magnitude")
-class FlakyMagnitude(MagnitudePruner):
+@register("flaky_magnitude")
+class FlakyMagnitude(Magnitude):
     """Magnitude pruning whose first attempt per sparsity raises."""
 
-    name = "flaky_magnitude"
-
-    def prune(self, model, sparsity, **kwargs) -> PruneResult:  # type: ignore[override]
-        marker = Path(os.environ["FLAKY_MARKERS"]) / f"failed-{sparsity:g}"
+    def begin_round(self, r: int, model: Any, masks: dict | None,
+                    ctx: MethodContext) -> PruneResult:
+        marker = Path(os.environ["FLAKY_MARKERS"]) / f"failed-{self.sparsity:g}"
         if not marker.exists():
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.write_text("failed once")
             raise RuntimeError("injected failure on the first attempt")
-        return super().prune(model, sparsity, **kwargs)
+        return super().begin_round(r, model, masks, ctx)

@@ -1,4 +1,4 @@
-"""``structured``: L1-norm filter pruning (Li et al., 2017) with channels physically removed.
+"""Channel surgery: filters physically removed with torch-pruning, to a parameter sparsity.
 
 torch-pruning's dependency graph removes each filter together with its BatchNorm channel, the
 next layer's input channel and every residual-coupled channel, so the result is a smaller dense
@@ -14,9 +14,7 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from pruning.base import Pruner, PruneResult, check_sparsity
 from pruning.measure import count_prunable
-from pruning.methods import PRUNERS
 
 TOLERANCE = 0.005  # half a percentage point of parameter sparsity
 MAX_ITERATIONS = 30
@@ -44,61 +42,49 @@ def _ignored_in(copy_: nn.Module, original: nn.Module, ignored: Sequence[nn.Modu
     return [lookup[names[id(m)]] for m in ignored]
 
 
-@PRUNERS.register("structured")
-class StructuredPruner(Pruner):
-    """Physically remove the filters with the smallest L1 norms, uniformly per layer."""
+def prune_to_sparsity(
+    model: nn.Module, target: float, example_input: torch.Tensor, ignored: Sequence[nn.Module]
+) -> tuple[nn.Module, dict[str, float]]:
+    """A copy of ``model`` with filters physically removed (lowest L1 first, the same channel
+    ratio in every layer) so that its parameter sparsity is within 0.5 points of ``target``;
+    returns it with the solver's facts (channel ratio, iterations, filters topped up)."""
+    model = model.cpu().eval()
+    x = example_input[:1].cpu()
+    dense = count_prunable(model)
 
-    name = "structured"
-    structured = True
+    def attempt(ratio: float) -> tuple[nn.Module, float]:
+        trial = copy.deepcopy(model)
+        prune_channels(trial, ratio, x, _ignored_in(trial, model, ignored))
+        return trial, 1.0 - count_prunable(trial) / dense
 
-    def prune(
-        self,
-        model: nn.Module,
-        sparsity: float,
-        *,
-        example_input: torch.Tensor,
-        rewind_state: dict[str, torch.Tensor] | None = None,
-        ignored_layers: Sequence[nn.Module] = (),
-    ) -> PruneResult:
-        target = check_sparsity(sparsity)
-        model = model.cpu().eval()
-        x = example_input[:1].cpu()
-        dense = count_prunable(model)
-
-        def attempt(ratio: float) -> tuple[nn.Module, float]:
-            trial = copy.deepcopy(model)
-            prune_channels(trial, ratio, x, _ignored_in(trial, model, ignored_layers))
-            return trial, 1.0 - count_prunable(trial) / dense
-
-        lo, hi = 0.0, 0.99
-        # Closest attempt that does not overshoot: the base for a top-up if none is in range.
-        below: tuple[float, nn.Module, float] = (0.0, copy.deepcopy(model), 0.0)
+    lo, hi = 0.0, 0.99
+    # Closest attempt that does not overshoot: the base for a top-up if none is in range.
+    below: tuple[float, nn.Module, float] = (0.0, copy.deepcopy(model), 0.0)
+    ratio, pruned, reached = below
+    iterations = 0
+    for iterations in range(1, MAX_ITERATIONS + 1):  # noqa: B007 - logged below
+        mid = (lo + hi) / 2
+        attempt_model, attempt_reached = attempt(mid)
+        if attempt_reached <= target + TOLERANCE and attempt_reached >= below[2]:
+            below = (mid, attempt_model, attempt_reached)
+        if abs(attempt_reached - target) <= TOLERANCE:
+            ratio, pruned, reached = mid, attempt_model, attempt_reached
+            break
+        lo, hi = (mid, hi) if attempt_reached < target else (lo, mid)
+    else:
         ratio, pruned, reached = below
-        iterations = 0
-        for iterations in range(1, MAX_ITERATIONS + 1):  # noqa: B007 - logged below
-            mid = (lo + hi) / 2
-            attempt_model, attempt_reached = attempt(mid)
-            if attempt_reached <= target + TOLERANCE and attempt_reached >= below[2]:
-                below = (mid, attempt_model, attempt_reached)
-            if abs(attempt_reached - target) <= TOLERANCE:
-                ratio, pruned, reached = mid, attempt_model, attempt_reached
-                break
-            lo, hi = (mid, hi) if attempt_reached < target else (lo, mid)
-        else:
-            ratio, pruned, reached = below
-        topped_up = 0
-        if reached < target - TOLERANCE / 2:
-            # Narrow models have coarse per-layer steps (1 of 8 channels is 12.5%): remove the
-            # least important remaining filters one at a time until the target is reached.
-            pruned, reached, topped_up = _top_up(pruned, x, dense, target, ignored_layers, model)
-        if abs(reached - target) > TOLERANCE:
-            raise ValueError(
-                f"structured pruning cannot reach sparsity {target:g} within {TOLERANCE:g} "
-                f"(closest {reached:.4f} at channel ratio {ratio:.4f})"
-            )
-        info = {"channel_ratio": ratio, "solve_iterations": float(iterations),
-                "extra_filters_removed": float(topped_up), "target_gap": reached - target}
-        return PruneResult(pruned, None, structured=True, info=info)
+    topped_up = 0
+    if reached < target - TOLERANCE / 2:
+        # Narrow models have coarse per-layer steps (1 of 8 channels is 12.5%): remove the
+        # least important remaining filters one at a time until the target is reached.
+        pruned, reached, topped_up = _top_up(pruned, x, dense, target, ignored, model)
+    if abs(reached - target) > TOLERANCE:
+        raise ValueError(
+            f"structured pruning cannot reach sparsity {target:g} within {TOLERANCE:g} "
+            f"(closest {reached:.4f} at channel ratio {ratio:.4f})"
+        )
+    return pruned, {"channel_ratio": ratio, "solve_iterations": float(iterations),
+                    "extra_filters_removed": float(topped_up), "target_gap": reached - target}
 
 
 def _top_up(

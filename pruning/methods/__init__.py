@@ -1,0 +1,55 @@
+"""The method registry: every module of this package (but ``base``) is one method, registered
+under the module's name. Modules are imported when first asked for, so listing and checking
+methods costs no torch import. Plugins register more (``trainables.plugins``)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pruning.methods.base import Budget, Method, MethodParams, PruneResult, parse_params
+from pruning.registry import Registry
+
+_NOT_METHODS = {"base"}
+
+
+def _builtin_names() -> list[str]:
+    found = pkgutil.iter_modules([str(Path(__file__).parent)])
+    return [m.name for m in found if m.name not in _NOT_METHODS and not m.name.startswith("_")]
+
+
+def _import(name: str) -> None:
+    importlib.import_module(f"{__name__}.{name}")
+
+
+METHODS: Registry[type[Method]] = Registry("pruning method", discover=_builtin_names,
+                                           load=_import)
+PRUNERS = METHODS  # the name earlier releases documented for plugins
+
+
+def register(name: str):  # noqa: ANN201 - a class decorator
+    """Register a Method subclass as ``name`` (and set its ``name``)."""
+
+    def deco(cls: type[Method]) -> type[Method]:
+        cls.name = name
+        return METHODS.register(name)(cls)
+
+    return deco
+
+
+def method_class(name: str) -> type[Method]:
+    """The Method subclass registered as ``name``; unknown names list the known ones."""
+    return METHODS.get(name)
+
+
+def make_method(name: str, params: Mapping[str, Any] | None, sparsity: float) -> Method:
+    """A ready method instance with checked parameters."""
+    cls = method_class(name)
+    return cls(parse_params(cls, params), sparsity)
+
+
+__all__ = ["METHODS", "PRUNERS", "Budget", "Method", "MethodParams", "PruneResult",
+           "make_method", "method_class", "parse_params", "register"]
