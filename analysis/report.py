@@ -32,14 +32,19 @@ class ReportResult:
 
 
 def missing_cells(df: pd.DataFrame) -> list[tuple[str, float, int]]:
-    """(method, sparsity, seed) cells of the grid seen in the sweep with no FINISHED run."""
+    """(method, sparsity, seed) cells of the grid seen in the sweep with no FINISHED run.
+
+    A method seen only at sparsity 0 is a control (``unpruned``): its grid is that one cell
+    per seed, not every sparsity of the others."""
     trials = df[df["role"] == "trial"]
     if not len(trials):
         return []
     done = {(m, s, e) for m, s, e, st in trials[["method", "sparsity_target", "seed", "status"]]
             .itertuples(index=False) if st == "FINISHED"}
-    grid = [(m, s, e) for m in sorted(trials["method"].unique())
-            for s in sorted(trials["sparsity_target"].unique())
+    seen = trials.groupby("method")["sparsity_target"].agg(set).to_dict()
+    pruned_grid = sorted({s for s in trials["sparsity_target"].unique() if s != 0})
+    grid = [(m, s, e) for m in sorted(seen)
+            for s in ([0.0] if seen[m] == {0.0} else pruned_grid)
             for e in sorted(trials["seed"].unique())]
     return [(str(m), float(s), int(e)) for m, s, e in grid if (m, s, e) not in done]
 

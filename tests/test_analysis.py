@@ -173,3 +173,13 @@ def test_compare_puts_sweeps_side_by_side(store: str, tmp_path: Path) -> None:
     assert other["accuracy_pct"].item() == pytest.approx(71.0)
     assert "magnitude" in set(csv["method"])
     assert "Compared with: fab-other" in (result.out_dir / "report.md").read_text()
+
+
+def test_a_sparsity_zero_control_is_one_cell_per_seed_not_a_row_of_gaps() -> None:
+    from analysis.report import missing_cells
+
+    rows = [{"role": "trial", "method": m, "sparsity_target": s, "seed": e, "status": "FINISHED"}
+            for m, s in [("magnitude", 0.5), ("magnitude", 0.9), ("unpruned", 0.0)]
+            for e in (0, 1)]
+    df = pd.DataFrame(rows[:-1])  # unpruned seed 1 never finished
+    assert missing_cells(df) == [("unpruned", 0.0, 1)]

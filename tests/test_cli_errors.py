@@ -12,10 +12,22 @@ from tune_app.cli import main
 SMOKE = ["run", "--space", "smoke", "--dataset", "synthetic"]
 
 
-def _bad_space(tmp: Path) -> str:
-    path = tmp / "bad.yaml"
-    path.write_text("extends: smoke\nsparsities: [0.5, 2]\n")
-    return str(path)
+SPACE_FILES = {
+    "bad_space": "extends: smoke\nsparsities: [0.5, 2]\n",
+    "rewind_beyond": "extends: smoke\nrewind_epoch: 5\n",
+    "rewind_at_end": "extends: smoke\nmethods: [lottery]\nrewind_epoch: 2\n",
+}
+
+
+def _space_files(argv: list[str], tmp: Path) -> list[str]:
+    out = []
+    for arg in argv:
+        for key, text in SPACE_FILES.items():
+            if arg == "{" + key + "}":
+                (tmp / f"{key}.yaml").write_text(text)
+                arg = str(tmp / f"{key}.yaml")
+        out.append(arg)
+    return out
 
 
 CASES = [
@@ -45,6 +57,20 @@ CASES = [
     ([*SMOKE, "--storage", "s3://bucket/x?endpoint_override=h"], "query string"),
     ([*SMOKE, "--storage", "gs://"], "names no bucket"),
     ([*SMOKE, "--hparams", "never-searched"], "best_hparams.json not found"),
+    ([*SMOKE, "--methods", "imp", "--method-param", "imp.rat=0.2"],
+     "--method-param imp: unknown parameter 'rat' (known: rate)"),
+    ([*SMOKE, "--methods", "imp", "--method-param", "imp.rate=1.5"],
+     "--method-param imp.rate: must be in (0, 1), got 1.5"),
+    ([*SMOKE, "--methods", "imp", "--method-param", "imp.rate=0"], "must be in (0, 1), got 0"),
+    ([*SMOKE, "--methods", "imp", "--method-param", "rate=0.2"], "expected METHOD.KEY=VALUE"),
+    ([*SMOKE, "--methods", "magnitude,unpruned", "--sparsities", "0,0.5"],
+     "only the unpruned control runs at sparsity 0"),
+    ([*SMOKE, "--methods", "gmp", "--method-param", "gmp.start=0.6"],
+     "--method-param gmp.end: must come after start (0.6), got 0.5"),
+    ([*SMOKE, "--methods", "gmp", "--method-param", "gmp.end=1.2"],
+     "--method-param gmp.end: must be within [0, 1], got 1.2"),
+    (["run", "--space", "{rewind_beyond}"], "rewind_epoch: must be within 0..dense.epochs (2)"),
+    (["run", "--space", "{rewind_at_end}"], "lottery: no retraining epochs left"),
 ]
 
 
@@ -55,7 +81,7 @@ def test_bad_input_exits_2_with_one_line(
 ) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     runs = tmp_path / "runs"
-    argv = [a.replace("{bad_space}", _bad_space(tmp_path)) for a in argv]
+    argv = _space_files(argv, tmp_path)
     if argv[0] == "run":
         argv = [*argv, "--runs-dir", str(runs)]
     code = main(argv)
