@@ -141,3 +141,12 @@ def test_names_and_parameters_check_without_importing_torch() -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_augment_switch_of_the_data_config_is_honoured() -> None:
+    losses = {}
+    for augment in (True, False):
+        loop = TrainingLoop(_model(), _splits(32), Recipe(epochs=1, lr=0.05, batch_size=8), 0,
+                            torch.device("cpu"), augment=augment)
+        losses[augment] = loop.run_epoch().train_loss
+    assert losses[True] != losses[False]

@@ -87,16 +87,14 @@ def run_search_stage(spec: SweepSpec, runtime: Runtime, res: Resources, reports_
     seed = spec.seeds[0]
     optuna_db = Path(runtime.runs_dir) / "optuna" / f"{runtime.sweep}.db"
     best: dict[str, dict[str, Any]] = {}
-    for method in spec.methods:
-        for sparsity in spec.sparsities:
-            print(f"search: {method} s={sparsity:g}: {spec.search.num_samples} sample(s) "
-                  f"on seed {seed}", flush=True)
-            found = _search_cell(spec, Cell(method, sparsity, seed), runtime, res, resume,
-                                 optuna_db)
-            if found is not None:
-                best.setdefault(method, {})[f"{sparsity:g}"] = found
-                print(f"search: {method} s={sparsity:g}: best val_acc "
-                      f"{100 * found['val_acc']:.1f}% with {found['params']}", flush=True)
+    for method, sparsity in spec.method_sparsities():
+        print(f"search: {method} s={sparsity:g}: {spec.search.num_samples} sample(s) "
+              f"on seed {seed}", flush=True)
+        found = _search_cell(spec, Cell(method, sparsity, seed), runtime, res, resume, optuna_db)
+        if found is not None:
+            best.setdefault(method, {})[f"{sparsity:g}"] = found
+            print(f"search: {method} s={sparsity:g}: best val_acc "
+                  f"{100 * found['val_acc']:.1f}% with {found['params']}", flush=True)
     out = reports_dir / runtime.sweep / "best_hparams.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"sweep": runtime.sweep, "selected_on": "val_acc", "seed": seed, "best": best}
@@ -114,12 +112,9 @@ def cell_recipes_from(path: Path, spec: SweepSpec) -> tuple:
     except (ValueError, KeyError) as exc:
         raise UserError(f"--hparams: {path} is not a best_hparams.json ({exc})") from None
     out = []
-    for method in spec.methods:
+    for method, sparsity in spec.method_sparsities():
         entries = best.get(method)
-        if not entries:
-            continue
-        for sparsity in spec.sparsities:
+        if entries:
             nearest = min(entries, key=lambda s: abs(float(s) - sparsity))
-            params = entries[nearest]["params"]
-            out.append((method, sparsity, tuple(sorted(params.items()))))
+            out.append((method, sparsity, tuple(sorted(entries[nearest]["params"].items()))))
     return tuple(out)
