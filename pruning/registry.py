@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import importlib
+import pkgutil
+from collections.abc import Callable, Collection, Iterable, Iterator
+from pathlib import Path
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -32,6 +35,24 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
         self._discover = discover
         self._load = load
+
+    @classmethod
+    def package(cls, kind: str, package: str, path: str | Path,
+                exclude: Collection[str] = ()) -> Registry:
+        """A registry whose built-in entries are the modules of ``package`` (one file per name,
+        registered under the module's name; ``exclude`` and ``_private`` modules are not
+        entries). Listing names reads the directory only; a module is imported when its name is
+        first looked up."""
+        directory = str(Path(path).parent if Path(path).is_file() else path)
+
+        def discover() -> list[str]:
+            return [m.name for m in pkgutil.iter_modules([directory])
+                    if m.name not in exclude and not m.name.startswith("_")]
+
+        def load(name: str) -> None:
+            importlib.import_module(f"{package}.{name}")
+
+        return cls(kind, discover=discover, load=load)
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator registering an object under ``name``; duplicate names are a bug."""

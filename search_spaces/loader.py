@@ -202,7 +202,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     return coerce(value, hint, where, SpaceError)
 
 
-def validate(spec: SweepSpec, known_methods: Iterable[str], known_datasets: Iterable[str]) -> None:
+def validate(spec: SweepSpec, known_methods: Iterable[str], known_datasets: Iterable[str],
+             known_models: Iterable[str] | None = None) -> None:
     """Raise SpaceError (one line, naming the key) for anything a sweep cannot run with."""
     known_m, known_d = sorted(known_methods), sorted(known_datasets)
     if not spec.methods:
@@ -230,6 +231,9 @@ def validate(spec: SweepSpec, known_methods: Iterable[str], known_datasets: Iter
         raise SpaceError(
             f"data.name: unknown dataset {spec.data.name!r} (known: {', '.join(known_d)})"
         )
+    if known_models is not None and spec.model.name not in set(known_models):
+        raise SpaceError(f"model.name: unknown model {spec.model.name!r} "
+                         f"(known: {', '.join(sorted(known_models))})")
     if spec.model.width <= 0:
         raise SpaceError("model.width: must be positive")
     for key in ("train_size", "val_size", "test_size"):

@@ -16,7 +16,8 @@ from tune_app.tracking import check_reachable, resolve_tracking_uri
 def resolve_spec(args: argparse.Namespace) -> SweepSpec:
     """The space named by ``--space`` with the command line's overrides, validated."""
     from pruning.methods import PRUNERS
-    from trainables.data import DATASETS
+    from trainables.datasets import DATASETS
+    from trainables.models import MODELS
     from trainables.plugins import PluginError, load_plugins
 
     try:
@@ -51,7 +52,7 @@ def resolve_spec(args: argparse.Namespace) -> SweepSpec:
         spec = spec.with_overrides({"cell_recipes": cell_recipes_from(best, spec),
                                     "recipe_source": f"hparams:{args.hparams}"})
     try:
-        validate(spec, PRUNERS.names(), DATASETS.names())
+        validate(spec, PRUNERS.names(), DATASETS.names(), MODELS.names())
     except SpaceError as exc:
         flag = {"methods": "--methods", "sparsities": "--sparsities", "seeds": "--seeds",
                 "data.name": "--dataset", "method_params": "--method-param"}

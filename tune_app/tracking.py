@@ -6,11 +6,12 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
-
-from mlflow import MlflowClient
-from mlflow.entities import ViewType
+from typing import TYPE_CHECKING
 
 from tune_app.errors import UserError
+
+if TYPE_CHECKING:  # mlflow costs seconds to import: argument errors must not wait for it
+    from mlflow import MlflowClient
 
 
 def resolve_tracking_uri(flag: str | None, runs_dir: Path) -> str:
@@ -68,6 +69,8 @@ def find_experiment(client: MlflowClient, name: str) -> str | None:
 
 def existing_trial_runs(client: MlflowClient, experiment_id: str) -> int:
     """How many trial or dense runs an experiment already holds."""
+    from mlflow.entities import ViewType
+
     runs = client.search_runs(
         [experiment_id], filter_string="tags.role != 'analysis'", run_view_type=ViewType.ALL,
         max_results=10,
@@ -79,6 +82,8 @@ def open_parent_run(
     client: MlflowClient, experiment_id: str, sweep: str, tags: dict[str, str]
 ) -> str:
     """The sweep's one parent run (continued, never duplicated), set RUNNING."""
+    from mlflow.entities import ViewType
+
     found = client.search_runs(
         [experiment_id], filter_string="tags.role = 'sweep'", max_results=1,
         run_view_type=ViewType.ALL,

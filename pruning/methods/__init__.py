@@ -4,29 +4,14 @@ methods costs no torch import. Plugins register more (``trainables.plugins``).""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from pruning.methods.base import Budget, Method, MethodParams, PruneResult, parse_params
 from pruning.registry import Registry
 
-_NOT_METHODS = {"base"}
-
-
-def _builtin_names() -> list[str]:
-    found = pkgutil.iter_modules([str(Path(__file__).parent)])
-    return [m.name for m in found if m.name not in _NOT_METHODS and not m.name.startswith("_")]
-
-
-def _import(name: str) -> None:
-    importlib.import_module(f"{__name__}.{name}")
-
-
-METHODS: Registry[type[Method]] = Registry("pruning method", discover=_builtin_names,
-                                           load=_import)
+METHODS: Registry[type[Method]] = Registry.package("pruning method", __name__, __file__,
+                                                   exclude={"base"})
 PRUNERS = METHODS  # the name earlier releases documented for plugins
 
 

@@ -1,13 +1,11 @@
-"""Model registry: ResNet18 adapted to 32x32 inputs (CIFAR-10), with a width multiplier."""
+"""ResNet18 (He et al. 2016) adapted to 32x32 inputs (CIFAR-10): 3x3 stem, no max-pool."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from pruning.registry import Registry
+from trainables.models import MODELS
 
 
 class BasicBlock(nn.Module):
@@ -67,22 +65,7 @@ class ResNetCifar(nn.Module):
         return self.fc(torch.flatten(self.avgpool(out), 1))
 
 
-MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
-
-
 @MODELS.register("resnet18")
 def resnet18(num_classes: int = 10, width: float = 1.0, in_channels: int = 3) -> nn.Module:
     """ResNet18 for CIFAR: 11,173,962 parameters at width 1 with 10 classes."""
     return ResNetCifar((2, 2, 2, 2), num_classes=num_classes, width=width, in_channels=in_channels)
-
-
-def build_model(
-    name: str, num_classes: int = 10, width: float = 1.0, in_channels: int = 3
-) -> nn.Module:
-    """Build a registered model by name; unknown names fail listing the known ones."""
-    return MODELS.get(name)(num_classes=num_classes, width=width, in_channels=in_channels)
-
-
-def classifier_head(model: nn.Module) -> nn.Module:
-    """The final linear layer, which structured pruning must keep at full output width."""
-    return model.fc
