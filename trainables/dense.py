@@ -15,7 +15,7 @@ from trainables.data import DataSplits, load_splits
 from trainables.dense_cache import DenseCache
 from trainables.engine import TrainingLoop, evaluate, pick_device
 from trainables.models import build_model
-from trainables.reporter import LocalReporter, Reporter
+from trainables.reporter import LocalReporter, Reporter, heartbeat_printer
 from trainables.runtime import TrialEnv
 
 
@@ -40,13 +40,16 @@ def train_dense(cfg: DenseConfig, env: TrialEnv, reporter: Reporter,
     device = pick_device(env.device)
     model = build_dense_model(cfg, splits)
     theta_0 = copy.deepcopy(model.state_dict())
-    loop = TrainingLoop(model, splits, cfg.recipe, cfg.seed, device, augment=cfg.data.augment)
+    loop = TrainingLoop(model, splits, cfg.recipe, cfg.seed, device, augment=cfg.data.augment,
+                        heartbeat=heartbeat_printer(reporter))
     theta_k = theta_0 if cfg.rewind_epoch == 0 else None
     state, _ = reporter.restore()
     if state is not None:
         loop.load_state_dict(state["loop"])
         theta_0, theta_k = state["theta_0"], state.get("theta_k")
     started = time.perf_counter()
+    reporter.progress(f"training on {device}: {len(splits.train_y)} images, epochs "
+                      f"{loop.epoch + 1}..{loop.epochs}")
     while not loop.done:
         result = loop.run_epoch()
         if loop.epoch == cfg.rewind_epoch:
@@ -55,7 +58,8 @@ def train_dense(cfg: DenseConfig, env: TrialEnv, reporter: Reporter,
         ckpt = {"loop": loop.state_dict(), "theta_0": theta_0}
         if theta_k is not None:
             ckpt["theta_k"] = theta_k
-        reporter.checkpoint({**result.metrics(), "epoch": result.epoch}, ckpt)
+        reporter.checkpoint({**result.metrics(), **result.speed(), "epoch": result.epoch,
+                             "epochs_left": loop.epochs - loop.epoch}, ckpt)
     model = loop.load_best()
     test_loss, test_acc = evaluate(
         model, splits.test_x, splits.test_y, splits, device, cfg.recipe.eval_batch_size

@@ -43,7 +43,8 @@ def dense_trainable(config: dict[str, Any], runtime: Runtime) -> None:
             run.set_tags({"dense_cache_hit": "true"})
         else:
             run.log_params({"role": "dense", **flatten(cfg, "dense.")})
-            final = train_dense(cfg, runtime.trial_env(), TuneReporter(run),
+            reporter = TuneReporter(run, f"dense seed={cfg.seed}", runtime.sweep)
+            final = train_dense(cfg, runtime.trial_env(), reporter,
                                 info={"mlflow_run_id": run.run_id})
             run.log_dict_artifact(to_dict(cfg), "config.json")
             run.log_dict_artifact(final, "metrics.json")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import math
+import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -41,6 +43,16 @@ class EpochResult:
     val_acc: float
     lr: float
     improved: bool
+    seconds: float = 0.0
+    train_seconds: float = 0.0
+    images: int = 0
+
+    def speed(self) -> dict[str, float]:
+        """Wall time of the epoch (training and validation) and training images per second:
+        progress output, not logged as curves (they differ between identical runs)."""
+        return {"epoch_time_s": self.seconds,
+                "images_per_s": self.images / self.train_seconds if self.train_seconds > 0
+                else 0.0}
 
     def metrics(self) -> dict[str, float]:
         """The per-epoch metrics logged with step = epoch."""
@@ -112,6 +124,8 @@ class TrainingLoop:
         method: Method | None = None,
         masks: dict[str, torch.Tensor] | None = None,
         augment: bool = True,
+        heartbeat: Callable[[dict[str, float]], None] | None = None,
+        heartbeat_s: float = 30.0,
     ) -> None:
         self.model = model.to(device)
         if device.type == "cuda":
@@ -122,6 +136,9 @@ class TrainingLoop:
         self.device = device
         self.method = method
         self.augment = augment
+        # Called within an epoch that runs longer than heartbeat_s, then every heartbeat_s.
+        self.heartbeat = heartbeat
+        self.heartbeat_s = heartbeat_s
         self.masks = Masks(self.model, masks) if masks is not None else None
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=self.schedule.lr(0), momentum=recipe.momentum,
@@ -176,6 +193,8 @@ class TrainingLoop:
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
+        started = last_beat = time.monotonic()
+        total = len(self.splits.train_y)
         for images, labels in iterate_batches(
             self.splits.train_x, self.splits.train_y, self.recipe.batch_size,
             shuffle=True, generator=self.generator, augment=self.augment,
@@ -205,6 +224,11 @@ class TrainingLoop:
             loss_sum += loss.detach() * len(labels)
             correct += (logits.argmax(1) == labels).sum()
             seen += len(labels)
+            if self.heartbeat is not None and time.monotonic() - last_beat >= self.heartbeat_s:
+                last_beat = time.monotonic()
+                self.heartbeat({"epoch": self.epoch + 1, "fraction": seen / max(1, total),
+                                "images_per_s": seen / (last_beat - started)})
+        train_s = time.monotonic() - started
         self.epoch += 1
         if method is not None:
             new = method.end_epoch(self.epoch, model, self._current_masks())
@@ -225,7 +249,8 @@ class TrainingLoop:
         elif selectable and lr <= self.ANNEALED * self.schedule.peak:
             self.bad_epochs += 1
         return EpochResult(self.epoch, train_loss, correct.item() / max(1, seen), val_loss,
-                           val_acc, lr, improved)
+                           val_acc, lr, improved, seconds=time.monotonic() - started,
+                           train_seconds=train_s, images=seen)
 
     def load_best(self) -> nn.Module:
         """Put the best-validation weights (and their masks, folded in) into the model."""

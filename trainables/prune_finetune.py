@@ -47,7 +47,8 @@ def prune_finetune_trainable(config: dict[str, Any], runtime: Runtime) -> None:
     )
     try:
         run.set_tags({"node_id": node_id()})
-        final = run_trial(cfg, runtime.trial_env(), TuneReporter(run))
+        label = f"{cfg.method} s={cfg.sparsity:g} seed={cfg.seed}"
+        final = run_trial(cfg, runtime.trial_env(), TuneReporter(run, label, runtime.sweep))
         run.finish()
     except SystemExit:
         if config.get("search"):

@@ -40,6 +40,20 @@ class Reporter(Protocol):
     def log_artifacts(self, directory: Path) -> None:
         """Keep the files of ``directory`` (model, config, metrics)."""
 
+    def progress(self, text: str) -> None:
+        """A progress line for whoever watches (what the trial is doing between epochs, and a
+        heartbeat within long epochs); never a record."""
+
+
+def heartbeat_printer(reporter: Reporter) -> Callable[[Mapping[str, float]], None]:
+    """The ``TrainingLoop`` heartbeat that reports through ``reporter.progress``."""
+
+    def beat(info: Mapping[str, float]) -> None:
+        reporter.progress(f"epoch {int(info['epoch'])}: {100 * info['fraction']:.0f}% "
+                          f"({info['images_per_s']:.0f} images/s)")
+
+    return beat
+
 
 class LocalReporter:
     """A reporter without Ray or MLflow: records in memory, progress lines on stdout, and
@@ -108,6 +122,10 @@ class LocalReporter:
         write_checkpoint_dir(path, {**state, "last_step": self.last_step}, write_extra)
         for old in self._checkpoints()[self.keep:]:
             shutil.rmtree(old, ignore_errors=True)
+
+    def progress(self, text: str) -> None:
+        if self.verbose:
+            print(text, flush=True)
 
     def log_artifacts(self, directory: Path) -> None:
         if self.artifacts_dir is not None:

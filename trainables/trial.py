@@ -48,7 +48,7 @@ from trainables.dense import build_dense_model
 from trainables.dense_cache import DenseCache
 from trainables.engine import TrainingLoop, evaluate, pick_device
 from trainables.models import classifier_head
-from trainables.reporter import LocalReporter, Reporter
+from trainables.reporter import LocalReporter, Reporter, heartbeat_printer
 from trainables.retraining import retraining_schedule
 from trainables.round_cache import RoundCache, RoundChain
 from trainables.runtime import TrialEnv
@@ -143,7 +143,8 @@ class _Trial:
     def _loop(self, model: torch.nn.Module, masks: dict | None, recipe: Recipe) -> TrainingLoop:
         return TrainingLoop(model, self.splits, recipe, self.cfg.seed, self.device,
                             schedule=self.schedule, method=self.method, masks=masks,
-                            augment=self.cfg.dense.data.augment)
+                            augment=self.cfg.dense.data.augment,
+                            heartbeat=heartbeat_printer(self.reporter))
 
     def _load_extra(self, directory: Path) -> torch.nn.Module | None:
         if not self.method.structured or not (directory / MODEL_FILE).is_file():
@@ -158,6 +159,8 @@ class _Trial:
     def run(self) -> dict[str, float]:
         state, restored = self.reporter.restore(self._load_extra)
         n_rounds = self.method.rounds()
+        # `prune-sweep status` shows "epoch k of n" from this (an upper bound: early stopping).
+        self.reporter.set_tags({"epochs_planned": n_rounds * self.schedule.epochs})
         if state is not None:
             self.rounds = list(state.get("rounds", []))
         if state is None or state.get("phase") == "round":
@@ -216,11 +219,15 @@ class _Trial:
         else:
             result = self.method.begin_round(r, model, masks, ctx)
             loop = self._loop(result.model, result.masks, recipe)
+        self.reporter.progress(f"round {r + 1}/{n_rounds}: training at "
+                               f"{100 * self.method.round_sparsity(r):.1f}% sparsity")
         while not loop.done:
             res = loop.run_epoch()
+            left = loop.epochs - loop.epoch + (n_rounds - 1 - r) * loop.epochs
             self.reporter.checkpoint(
                 {"phase": f"round {r + 1}/{n_rounds}", "epoch": res.epoch,
-                 "train_loss": res.train_loss, "val_acc": res.val_acc},
+                 "train_loss": res.train_loss, "val_acc": res.val_acc, **res.speed(),
+                 "epochs_left": left},
                 {"phase": "round", "round": r, "loop": loop.state_dict(), "rounds": self.rounds})
         weights = {k: v.detach().cpu().contiguous() for k, v in loop.model.state_dict().items()}
         kept = loop.masks.cpu() if loop.masks is not None else {}
@@ -241,6 +248,9 @@ class _Trial:
         val_loss, val_acc = evaluate(loop.model, self.splits.val_x, self.splits.val_y,
                                      self.splits, self.device, self.cfg.finetune.eval_batch_size)
         self.reporter.log_epoch(0, {"val_acc": val_acc, "val_loss": val_loss})
+        self.reporter.progress(f"pruned to {100 * info['sparsity_at_prune']:.1f}% "
+                               f"(val_acc {100 * val_acc:.1f}% before retraining); retraining "
+                               f"up to {loop.epochs} epoch(s) on {self.device}")
         return loop, info
 
     def _train_last_round(self, r: int, loop: TrainingLoop, info: dict[str, float]) -> None:
@@ -250,7 +260,8 @@ class _Trial:
             res = loop.run_epoch()
             self.reporter.log_epoch(res.epoch, res.metrics())
             self.reporter.checkpoint(
-                {**res.metrics(), "epoch": res.epoch},
+                {**res.metrics(), **res.speed(), "epoch": res.epoch,
+                 "epochs_left": loop.epochs - loop.epoch},
                 {"phase": "final", "round": r, "loop": loop.state_dict(), "info": info,
                  "rounds": self.rounds}, extra)
 

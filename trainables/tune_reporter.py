@@ -8,14 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from trainables.checkpointing import note_fallback, report_epoch, restore_state
+from trainables.progress_board import post_progress
 from trainables.tracking import TrackedRun
 
 
 class TuneReporter:
     """``trainables.reporter.Reporter`` backed by MLflow and ``tune.report``."""
 
-    def __init__(self, run: TrackedRun) -> None:
+    def __init__(self, run: TrackedRun, label: str = "trial", sweep: str = "") -> None:
         self.run = run
+        self.label = label
+        self.sweep = sweep
         self._warning: dict[str, str] = {}
 
     def restore(self, load_extra: Callable[[Path], Any] | None = None
@@ -44,3 +47,6 @@ class TuneReporter:
 
     def log_artifacts(self, directory: Path) -> None:
         self.run.log_artifact(directory)
+
+    def progress(self, text: str) -> None:
+        post_progress(self.sweep, self.label, text)

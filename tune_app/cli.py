@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import sys
-import time
 from collections.abc import Sequence
 
+from tune_app.arguments import check_name, default_name, parse_list
 from tune_app.errors import UserError
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+__all__ = ["build_parser", "check_name", "default_name", "main", "parse_list"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -92,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit = sub.add_parser("submit", help="submit a sweep as a Ray Job to a cluster")
     submit.add_argument("--address", required=True,
                         help="the cluster's job server, e.g. http://HEAD:8265")
+    _timeout(submit)
     submit.add_argument("rest", nargs=argparse.REMAINDER,
                         help="-- followed by a prune-sweep command, e.g. -- run --space paper")
 
@@ -105,12 +105,23 @@ def _common(p: argparse.ArgumentParser) -> None:
                    "$PRUNE_SWEEP_HOME)")
     p.add_argument("--mlflow-uri", help="MLflow tracking URI (default "
                    "$MLFLOW_TRACKING_URI, else sqlite:///<runs dir>/mlflow.db)")
+    _timeout(p)
+
+
+def _timeout(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--connect-timeout", type=float, metavar="SECONDS",
+                   help="give up on an unreachable Ray cluster, MLflow server, storage or job "
+                   "server after this long (default 30, or $PRUNE_SWEEP_CONNECT_TIMEOUT_S)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     try:
         args = build_parser().parse_args(argv)
+        if hasattr(args, "connect_timeout"):
+            from tune_app.waits import connect_timeout
+
+            args.timeout_s = connect_timeout(args.connect_timeout)
         if args.command in ("run", "resume"):
             # SIGTERM (a scheduler, `kill`) stops a sweep the way Ctrl-C does: resumably.
             from tune_app.interrupt import forward_sigterm, quiet_tune_interrupt_messages
@@ -122,10 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_command(args)
         if args.command == "resume":
-            from tune_app.execute import resume_sweep
-            from tune_app.paths import layout
+            from tune_app.resume_command import resume_command
 
-            return resume_sweep(check_name(args.sweep), layout(args.runs_dir), args)
+            return resume_command(args)
         if args.command == "status":
             from tune_app.status_command import status_command
 
@@ -149,41 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def parse_list(text: str | None, kind: type, flag: str) -> tuple | None:
-    """Parse ``a,b,c`` for a list flag, one clear error per bad item."""
-    if text is None:
-        return None
-    items = [t.strip() for t in text.split(",")]
-    if not all(items):
-        raise UserError(f"{flag}: empty item in {text!r}")
-    out = []
-    for item in items:
-        try:
-            out.append(kind(item))
-        except ValueError:
-            what = {float: "a number", int: "an integer"}.get(kind, kind.__name__)
-            raise UserError(f"{flag}: {item!r} is not {what}") from None
-    if len(set(out)) != len(out):
-        raise UserError(f"{flag}: duplicate values in {text!r}")
-    return tuple(out)
-
-
-def check_name(name: str) -> str:
-    """Sweep names become experiment names and directory names: keep them plain."""
-    if not _NAME.match(name):
-        raise UserError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (max 100)")
-    return name
-
-
-def default_name(space_name: str) -> str:
-    """``<space name>-<timestamp>``."""
-    return f"{space_name}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
 def _ui(args: argparse.Namespace) -> int:
     from tune_app.paths import layout
     from tune_app.tracking import resolve_tracking_uri
+    from tune_app.waits import check_port_free
 
+    check_port_free(args.host, args.port)
     paths = layout(args.runs_dir, create=True)
     uri = resolve_tracking_uri(args.mlflow_uri, paths.runs_dir)
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,

@@ -8,10 +8,14 @@ import signal
 import threading
 
 from tune_app.errors import UserError
+from tune_app.waits import DEFAULT_S, check_tcp, watchdog
 
 
-def connect(address: str | None, num_cpus: int | None = None) -> dict[str, float]:
-    """Start or join Ray and return the cluster's total resources."""
+def connect(address: str | None, num_cpus: int | None = None, timeout_s: float = DEFAULT_S
+            ) -> dict[str, float]:
+    """Start or join Ray and return the cluster's total resources. Joining a cluster that does
+    not answer ends within ``timeout_s`` with one line (Ray itself would retry forever)."""
+    preflight(address, timeout_s)
     import ray
 
     if ray.is_initialized():
@@ -29,7 +33,8 @@ def connect(address: str | None, num_cpus: int | None = None) -> dict[str, float
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     try:
         if address:
-            ray.init(address=address, **kwargs)
+            with watchdog(f"the Ray cluster at {address}", timeout_s):
+                ray.init(address=address, **kwargs)
         else:
             ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -42,6 +47,15 @@ def connect(address: str | None, num_cpus: int | None = None) -> dict[str, float
 
         signal.signal(signal.SIGTERM, forward_sigterm)
     return dict(ray.cluster_resources())
+
+
+def preflight(address: str | None, timeout_s: float = DEFAULT_S) -> None:
+    """One line and exit 2, within ``timeout_s``, when nothing answers at a cluster address
+    (checked before any data is loaded or anything recorded)."""
+    if address and address not in ("auto", "local"):
+        # Ray Client listens on 10001, the GCS of a head node on 6379.
+        default_port = 10001 if address.startswith("ray://") else 6379
+        check_tcp(address, default_port, "the Ray cluster", timeout_s)
 
 
 def shutdown() -> None:

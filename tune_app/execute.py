@@ -10,12 +10,14 @@ from mlflow.entities import Param
 
 from search_spaces.spec import SweepSpec
 from trainables.config import flatten
+from trainables.progress_board import start_board
 from trainables.runtime import Runtime
 from trainables.shared_storage import SharedStorage
 from tune_app import cluster
 from tune_app.errors import UserError
+from tune_app.invocation import command_name
 from tune_app.paths import RunsLayout, check_storage, git_sha
-from tune_app.records import read_sweep_record, write_sweep_record
+from tune_app.records import write_sweep_record
 from tune_app.search import run_search_stage
 from tune_app.storage_check import check_every_node
 from tune_app.sweep import (
@@ -29,9 +31,7 @@ from tune_app.sweep import (
 )
 from tune_app.tracking import (
     artifact_root,
-    check_reachable,
     close_interrupted_runs,
-    count_runs,
     existing_trial_runs,
     find_experiment,
     get_or_create_experiment,
@@ -46,12 +46,12 @@ def execute_sweep(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.N
     if existing is not None and existing_trial_runs(client, existing):
         raise UserError(
             f"sweep {spec.name!r} already has runs in {uri}; continue it with "
-            f"`prune-sweep resume {spec.name}` or pick another --name"
+            f"`{command_name()} resume {spec.name}` or pick another --name"
         )
-    total = cluster.connect(args.address)
+    total = cluster.connect(args.address, timeout_s=args.timeout_s)
     res = Resources(cluster.trial_resources(total, args.cpus_per_trial, args.gpus_per_trial),
                     args.max_concurrent, args.max_failures)
-    _check_storage_on_nodes(paths.storage, args.address)
+    _check_storage_on_nodes(paths.storage, args.address, args.timeout_s)
     experiment_id = get_or_create_experiment(client, spec.name, artifact_root(uri, paths.runs_dir))
     sha = git_sha()
     parent = open_parent_run(client, experiment_id, spec.name,
@@ -71,45 +71,33 @@ def execute_sweep(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.N
     return _run_stages(spec, runtime, res, client, paths, resume=False)
 
 
-def resume_sweep(name: str, paths: RunsLayout, args: argparse.Namespace) -> int:
-    """Continue an interrupted sweep from its record, checkpoints and MLflow runs."""
-    found = read_sweep_record(paths, name)
-    if found is None:
-        known = sorted(p.stem for p in paths.sweeps_dir.glob("*.json"))
-        raise UserError(f"no sweep named {name!r} in {paths.runs_dir} "
-                        f"(known: {', '.join(known) or 'none'})")
-    record, spec = found
-    uri = args.mlflow_uri or record["tracking_uri"]
-    check_reachable(uri)
+def resume_sweep(spec: SweepSpec, record: dict, paths: RunsLayout, uri: str,
+                 experiment_id: str, args: argparse.Namespace) -> int:
+    """Continue an interrupted sweep (``tune_app.resume_command`` checked what is left)."""
     client = MlflowClient(tracking_uri=uri)
-    experiment_id = find_experiment(client, name)
-    if experiment_id is None:
-        raise UserError(f"sweep {name!r} has no MLflow experiment at {uri}")
     storage = SharedStorage.parse(record["storage"])
-    check_storage(storage)
+    check_storage(storage, args.timeout_s)
     address = args.address or record.get("address")
-    total = cluster.connect(address)
-    _check_storage_on_nodes(storage, address)
+    total = cluster.connect(address, timeout_s=args.timeout_s)
+    _check_storage_on_nodes(storage, address, args.timeout_s)
     res = Resources(record["resources"], record.get("max_concurrent"),
                     args.max_failures if args.max_failures is not None
                     else record.get("max_failures", 2))
-    before = count_runs(client, experiment_id, "trial", "FINISHED")
-    parent = open_parent_run(client, experiment_id, name, {})
+    parent = open_parent_run(client, experiment_id, spec.name, {})
     runtime = Runtime(
-        sweep=name, runs_dir=str(paths.runs_dir), storage_dir=record["storage"],
+        sweep=spec.name, runs_dir=str(paths.runs_dir), storage_dir=record["storage"],
         data_dir=record["data_dir"], tracking_uri=uri, experiment_id=experiment_id,
         parent_run_id=parent, git_sha=git_sha(), download=record.get("download", True),
     )
-    print(f"resuming sweep {name}: {before} of {len(spec.cells())} trial(s) already finished; "
-          "the rest continue from their last checkpoints", flush=True)
     _print_setup(runtime, total, res)
     return _run_stages(spec, runtime, res, client, paths, resume=True)
 
 
-def _check_storage_on_nodes(storage: SharedStorage, address: str | None) -> None:
+def _check_storage_on_nodes(storage: SharedStorage, address: str | None, timeout_s: float
+                            ) -> None:
     # An in-process local Ray has one node, the driver's, which checked the storage already.
     if address:
-        n = check_every_node(storage)
+        n = check_every_node(storage, timeout_s)
         print(f"storage {storage.location}: shared by all {n} node(s)", flush=True)
 
 
@@ -124,7 +112,10 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
                 paths: RunsLayout, resume: bool) -> int:
     started = time.monotonic()
     parent = runtime.parent_run_id or ""
-    resume_hint = f"prune-sweep resume {spec.name} --runs-dir {paths.runs_dir}"
+    # Held for the whole sweep: Ray ends an actor once no handle to it is left.
+    _board = start_board(spec.name)
+    cmd = command_name()
+    resume_hint = f"{cmd} resume {spec.name} --runs-dir {paths.runs_dir}"
     try:
         dense_failed = run_dense_stage(spec, runtime, res, resume=resume)
         for seed, why in dense_failed.items():
@@ -148,7 +139,7 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
     if best_path is not None:
         client.log_artifact(parent, str(best_path))
         print(f"\nbest fine-tuning values (selected on validation accuracy): {best_path}\n"
-              f"use them: prune-sweep run --space ... --hparams {spec.name} "
+              f"use them: {cmd} run --space ... --hparams {spec.name} "
               f"--runs-dir {paths.runs_dir}", flush=True)
     finish_parent(client, parent, len(rows), failed, started)
     print(f"\nsweep {spec.name}: {len(rows)} trial(s) finished, {len(failed)} failed, "
@@ -159,8 +150,8 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
         print(f"FAILED: {label}")
     if failed:
         print(f"retry the failed trials with: {resume_hint}")
-    print(f"\nnext: prune-sweep analyze {spec.name} --runs-dir {paths.runs_dir}   |   "
-          f"prune-sweep ui --runs-dir {paths.runs_dir}", flush=True)
+    print(f"\nnext: {cmd} analyze {spec.name} --runs-dir {paths.runs_dir}   |   "
+          f"{cmd} ui --runs-dir {paths.runs_dir}", flush=True)
     cluster.shutdown()
     return 0 if not failed else 1
 

@@ -45,6 +45,15 @@ class _HideTuneRestoreHint(logging.Filter):
         return "Tuner.restore" not in text and "Stop signal received" not in text
 
 
+class _HideUnstartedTrialMetrics(logging.Filter):
+    # After an interrupt, Tune lists every trial that never started as a FileNotFoundError
+    # (no result file yet); they are simply pending, and `resume` starts them.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Failed to fetch metrics" not in record.getMessage()
+
+
 def quiet_tune_interrupt_messages() -> None:
     """Drop Tune's interrupt messages; the sweep prints its own, with the resume command."""
     logging.getLogger("ray.tune.tune").addFilter(_HideTuneRestoreHint())
+    logging.getLogger("ray.tune.analysis.experiment_analysis").addFilter(
+        _HideUnstartedTrialMetrics())

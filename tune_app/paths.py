@@ -39,7 +39,7 @@ def resolve_runs_dir(flag: str | None) -> Path:
 
 
 def layout(runs_dir: str | None, storage: str | None = None, data_dir: str | None = None,
-           create: bool = True) -> RunsLayout:
+           create: bool = True, timeout_s: float | None = None) -> RunsLayout:
     """Resolve and (optionally) create the directories, failing with one line if unwritable."""
     root = resolve_runs_dir(runs_dir)
     try:
@@ -51,18 +51,19 @@ def layout(runs_dir: str | None, storage: str | None = None, data_dir: str | Non
     if create:
         for path in (root, data, result.sweeps_dir):
             _ensure_writable(path)
-        check_storage(store)
+        check_storage(store, timeout_s)
     return result
 
 
-def check_storage(store: SharedStorage) -> None:
-    """The driver can write to the sweep's storage (one line, exit 2, when it cannot)."""
+def check_storage(store: SharedStorage, timeout_s: float | None = None) -> None:
+    """The driver can write to the sweep's storage (one line, exit 2, when it cannot), within
+    ``timeout_s`` for an object store (default: the connect timeout's default)."""
     if store.is_local:
         _ensure_writable(Path(store.location))
     else:
-        from tune_app.storage_check import check_writable
+        from tune_app.storage_check import TIMEOUT_S, check_writable
 
-        check_writable(store)
+        check_writable(store, timeout_s or TIMEOUT_S)
 
 
 def _ensure_writable(path: Path) -> None:

@@ -7,7 +7,7 @@ import time
 
 from search_spaces.loader import SpaceError, load, validate
 from search_spaces.spec import SweepSpec
-from tune_app.cli import check_name, default_name, parse_list
+from tune_app.arguments import check_name, default_name, parse_list
 from tune_app.errors import UserError
 from tune_app.paths import RunsLayout, layout
 from tune_app.tracking import check_reachable, resolve_tracking_uri
@@ -130,9 +130,12 @@ def run_command(args: argparse.Namespace) -> int:
     if args.dry_run:
         print_plan(spec)
         return 0
-    paths = layout(args.runs_dir, args.storage, args.data_dir)
+    paths = layout(args.runs_dir, args.storage, args.data_dir, timeout_s=args.timeout_s)
     uri = resolve_tracking_uri(args.mlflow_uri, paths.runs_dir)
-    check_reachable(uri)
+    check_reachable(uri, args.timeout_s)
+    from tune_app.cluster import preflight
+
+    preflight(args.address, args.timeout_s)
     _check_data(spec, paths, download=not args.no_download)
     from tune_app.execute import execute_sweep
 

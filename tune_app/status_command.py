@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from tune_app.errors import UserError
@@ -22,31 +23,67 @@ def _sweep_uri(args: argparse.Namespace, paths: RunsLayout) -> str:
 
 
 def status_command(args: argparse.Namespace) -> int:
-    """Print run counts and the per-cell progress table of a sweep."""
+    """Print the dense baselines and every cell of the sweep's grid with its state."""
+    paths = layout(args.runs_dir, create=False)
+    _known_or_fail(args, paths)
+    uri = _sweep_uri(args, paths)
+    check_reachable(uri, args.timeout_s)
+    from tune_app.records import read_sweep_record
+
+    found = read_sweep_record(paths, args.sweep)
+    if found is None:
+        return _status_from_runs(args, uri)
+    from mlflow import MlflowClient
+
+    from tune_app.sweep_state import cell_states, format_cells
+    from tune_app.tracking import find_experiment
+
+    spec = found[1]
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = find_experiment(client, args.sweep)
+    print(f"sweep {args.sweep} ({uri})")
+    if experiment_id is None:
+        print("no runs recorded yet")
+        return 0
+    dense = client.search_runs([experiment_id], "tags.role = 'dense'", max_results=1000)
+    n_dense = sum(r.info.status == "FINISHED" for r in dense)
+    print(f"dense baselines: {n_dense} finished of {len(spec.seeds)}")
+    cells = cell_states(client, experiment_id, spec)
+    print(format_cells(cells))
+    return 0
+
+
+def _known_or_fail(args: argparse.Namespace, paths: RunsLayout) -> None:
+    """Fail fast (before importing MLflow) for a sweep that cannot be in this runs dir."""
+    uri = args.mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri or paths.sweep_file(args.sweep).is_file():
+        return
+    if not (paths.runs_dir / "mlflow.db").is_file():
+        known = sorted(p.stem for p in paths.sweeps_dir.glob("*.json")) \
+            if paths.sweeps_dir.is_dir() else []
+        raise UserError(f"no sweep named {args.sweep!r} in {paths.runs_dir} "
+                        f"(known: {', '.join(known) or 'none'})")
+
+
+def _status_from_runs(args: argparse.Namespace, uri: str) -> int:
+    """A sweep without a record (another machine's runs dir): counts from its runs alone."""
     from analysis import load_runs
     from analysis.load import SweepNotFoundError
     from analysis.progress import cell_progress, format_progress
 
-    paths = layout(args.runs_dir, create=False)
-    uri = _sweep_uri(args, paths)
-    check_reachable(uri)
     try:
         df = load_runs(args.sweep, tracking_uri=uri)
     except SweepNotFoundError as exc:
         raise UserError(str(exc).splitlines()[0]) from None
-    from tune_app.records import read_sweep_record
-
-    found = read_sweep_record(paths, args.sweep)
-    expected = found[1].trial_count() if found is not None else None
     trials = df[df["role"] == "trial"] if len(df) else df
     dense = df[df["role"] == "dense"] if len(df) else df
     counts = trials["status"].value_counts().to_dict() if len(trials) else {}
-    total = f" of {expected}" if expected is not None else ""
     print(f"sweep {args.sweep} ({uri})")
     print(f"dense baselines: {int((dense['status'] == 'FINISHED').sum()) if len(dense) else 0} "
           f"finished of {len(dense)}")
-    print(f"trials: {counts.get('FINISHED', 0)} finished{total}, {counts.get('RUNNING', 0)} "
-          f"running, {counts.get('FAILED', 0)} failed")
+    print(f"trials: {counts.get('FINISHED', 0)} finished, {counts.get('RUNNING', 0)} "
+          f"running, {counts.get('FAILED', 0)} failed (no sweep record here: cells that never "
+          "started are not listed)")
     if len(trials):
         print(format_progress(cell_progress(df)))
     return 0
@@ -58,8 +95,9 @@ def analyze_command(args: argparse.Namespace) -> int:
     from analysis.load import SweepNotFoundError
 
     paths = layout(args.runs_dir, create=False)
+    _known_or_fail(args, paths)
     uri = _sweep_uri(args, paths)
-    check_reachable(uri)
+    check_reachable(uri, args.timeout_s)
     out = Path(args.out).resolve() if args.out else None
     try:
         return run_analyze(args.sweep, uri, paths.reports_dir, out, list(args.compare))

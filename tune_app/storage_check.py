@@ -8,35 +8,13 @@ a probe file the driver wrote and writes one of its own."""
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable
 
 from trainables.shared_storage import SharedStorage, node_probe
 from tune_app.errors import UserError
+from tune_app.waits import DEFAULT_S, bounded
 
-TIMEOUT_S = 60.0
-
-
-def _bounded(fn: Callable[[], None], what: str, timeout_s: float = TIMEOUT_S) -> None:
-    # Object stores retry for minutes on a bad endpoint; the user hears about it within a minute.
-    # A daemon thread, so an abandoned call never holds up the process's exit.
-    outcome: list[BaseException | None] = []
-
-    def target() -> None:
-        try:
-            fn()
-            outcome.append(None)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            outcome.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    if not outcome:
-        raise UserError(f"{what}: no answer within {timeout_s:g}s")
-    if outcome[0] is not None:
-        raise outcome[0]
+TIMEOUT_S = DEFAULT_S
 
 
 def check_writable(storage: SharedStorage, timeout_s: float = TIMEOUT_S) -> None:
@@ -52,7 +30,7 @@ def check_writable(storage: SharedStorage, timeout_s: float = TIMEOUT_S) -> None
             storage.delete_file(name)
 
     try:
-        _bounded(probe, f"storage {storage.location}", timeout_s)
+        bounded(probe, f"storage {storage.location}", timeout_s)
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - pyarrow raises OSError, ValueError, or its own
@@ -70,7 +48,8 @@ def check_every_node(storage: SharedStorage, timeout_s: float = TIMEOUT_S) -> in
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     name = f".prune-sweep-probe-{uuid.uuid4().hex[:12]}"
     token = uuid.uuid4().hex
-    storage.write_bytes(token.encode(), name)
+    bounded(lambda: storage.write_bytes(token.encode(), name), f"storage {storage.location}",
+            timeout_s)
     try:
         remote = ray.remote(num_cpus=0, max_retries=0)(node_probe)
         refs = {

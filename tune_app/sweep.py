@@ -29,6 +29,25 @@ class Resources:
     max_concurrent: int | None
     max_failures: int
 
+    def at_once(self, n: int) -> int:
+        """How many of ``n`` trials the cluster runs at the same time (Ray's live totals)."""
+        import ray
+
+        total = ray.cluster_resources() if ray.is_initialized() else {}
+        fits = [total.get(key, 0) / need for key, need in
+                (("CPU", self.per_trial.get("cpu", 0)), ("GPU", self.per_trial.get("gpu", 0)))
+                if need > 0]
+        count = int(min(fits)) if fits else n
+        if self.max_concurrent is not None:
+            count = min(count, self.max_concurrent)
+        return max(1, min(n, count))
+
+    def describe(self, n: int) -> str:
+        """``2 at a time (1 CPU + 0 GPU each); Ray workers start first (~15 s)``."""
+        return (f"{self.at_once(n)} at a time ({self.per_trial.get('cpu', 0):g} CPU + "
+                f"{self.per_trial.get('gpu', 0):g} GPU each); workers load torch and the data "
+                "before the first epoch line")
+
 
 def _trial_dirname(trial: Any) -> str:
     return trial_label(trial.config).replace(" ", "_").replace("=", "") + f"_{trial.trial_id}"
@@ -61,7 +80,7 @@ def make_tuner(trainable: Any, param_space: dict, name: str, runtime: Runtime, r
             storage_path=runtime.storage.join("tune"),
             failure_config=tune.FailureConfig(max_failures=res.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            callbacks=[ProgressPrinter(total, stage)],
+            callbacks=[ProgressPrinter(total, stage, sweep=runtime.sweep)],
             verbose=0,
         ),
     )
@@ -105,7 +124,8 @@ def run_dense_stage(spec: SweepSpec, runtime: Runtime, res: Resources, resume: b
             todo.append(seed)
     if not todo:
         return {}
-    print(f"stage 1: training {len(todo)} dense baseline(s) for seeds {todo}", flush=True)
+    print(f"stage 1: training {len(todo)} dense baseline(s) for seeds {todo}, "
+          f"{res.describe(len(todo))}", flush=True)
     space = {"dense": tune.grid_search([to_dict(spec.dense_config(s)) for s in todo])}
     tuner = make_tuner(dense_trainable, space, f"{runtime.sweep}.dense", runtime, res,
                        len(todo), "dense", resume)
@@ -123,7 +143,7 @@ def run_trial_stage(spec: SweepSpec, runtime: Runtime, res: Resources, skip_seed
     cells = [c for c in spec.cells() if c.seed not in skip_seeds]
     if not cells:
         return None
-    print(f"stage 2: {len(cells)} pruning trial(s)", flush=True)
+    print(f"stage 2: {len(cells)} pruning trial(s), {res.describe(len(cells))}", flush=True)
     space = {
         "trial": tune.grid_search([to_dict(spec.trial_config(c)) for c in cells]),
         "recipe": recipe,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tune_app.errors import UserError
+from tune_app.waits import DEFAULT_S, bounded
 
 if TYPE_CHECKING:  # mlflow costs seconds to import: argument errors must not wait for it
     from mlflow import MlflowClient
@@ -32,22 +34,30 @@ def artifact_root(uri: str, runs_dir: Path) -> str | None:
     return None
 
 
-def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
-    """Fail with one line when the tracking store cannot be used."""
+def check_reachable(uri: str, timeout_s: float = DEFAULT_S) -> None:
+    """Fail with one line when the tracking store cannot be used, within ``timeout_s``."""
     if uri.startswith(("http://", "https://")):
-        try:
-            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s) as resp:
-                if resp.status != 200:
-                    raise UserError(f"MLflow server at {uri} answered HTTP {resp.status}")
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise UserError(f"MLflow server at {uri} is unreachable ({reason})") from None
+        # The driver's own MLflow calls give up within the bound too (MLflow waits 120 s a try).
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, round(timeout_s))))
+        bounded(lambda: _health(uri, timeout_s), f"MLflow server at {uri}", timeout_s)
     elif uri.startswith("sqlite:///"):
         db = Path(uri[len("sqlite:///"):])
         if not db.parent.is_dir() or not os.access(db.parent, os.W_OK):
             raise UserError(f"MLflow database directory {db.parent} is missing or not writable")
     elif not uri.startswith(("postgresql", "mysql", "databricks")):
         raise UserError(f"unsupported MLflow URI {uri!r}")
+
+
+def _health(uri: str, timeout_s: float) -> None:
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s) as resp:
+            if resp.status != 200:
+                raise UserError(f"MLflow server at {uri} answered HTTP {resp.status}")
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, TimeoutError | socket.timeout):
+            reason = f"no answer within {timeout_s:g}s (--connect-timeout)"
+        raise UserError(f"MLflow server at {uri} is unreachable ({reason})") from None
 
 
 def get_or_create_experiment(client: MlflowClient, name: str, artifact_location: str | None) -> str:

@@ -1,0 +1,41 @@
+"""Checks of command-line values shared by the commands (names, comma-separated lists)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from tune_app.errors import UserError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def parse_list(text: str | None, kind: type, flag: str) -> tuple | None:
+    """Parse ``a,b,c`` for a list flag, one clear error per bad item."""
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise UserError(f"{flag}: empty item in {text!r}")
+    out = []
+    for item in items:
+        try:
+            out.append(kind(item))
+        except ValueError:
+            what = {float: "a number", int: "an integer"}.get(kind, kind.__name__)
+            raise UserError(f"{flag}: {item!r} is not {what}") from None
+    if len(set(out)) != len(out):
+        raise UserError(f"{flag}: duplicate values in {text!r}")
+    return tuple(out)
+
+
+def check_name(name: str) -> str:
+    """Sweep names become experiment names and directory names: keep them plain."""
+    if not _NAME.match(name):
+        raise UserError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (max 100)")
+    return name
+
+
+def default_name(space_name: str) -> str:
+    """``<space name>-<timestamp>``."""
+    return f"{space_name}-{time.strftime('%Y%m%d-%H%M%S')}"
