@@ -14,9 +14,10 @@ SWEEP := $(SWEEP)
 
 setup: $(VENV)/.installed
 
+# pip's own configuration picks the index (a mirror or proxy index works as it always does).
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
-	.tools/bin/python -m pip install --quiet --index-url https://pypi.org/simple uv
+	.tools/bin/python -m pip install --quiet uv
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --python 3.11

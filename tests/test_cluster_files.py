@@ -40,6 +40,14 @@ def test_cluster_file_semantics(name: str) -> None:
     for node in cfg["available_node_types"].values():
         assert node.get("min_workers", 0) <= node.get("max_workers", cfg["max_workers"])
     assert "PRUNE_SWEEP_STORAGE" in setup and "s3://" not in setup.split("STORAGE=")[1]
+    # What docs/cluster.md says every cluster needs, in both files alike:
+    assert "pip install --user" not in setup  # PEP 668 refuses it on current distros
+    assert "RAY_AUTH_MODE=token" in setup
+    assert any(str(dst).endswith(".ray/auth_token") for dst in cfg["file_mounts"])
+    runs_dir = server.split("--runs-dir")[1].split()[0]
+    assert not runs_dir.startswith("/mnt/"), "the sqlite store must not live on NFS"
+    starts = " ".join(cfg["head_start_ray_commands"] + cfg["worker_start_ray_commands"])
+    assert starts.count("prune-sweep.env") >= 3  # token mode and the locked Ray on every node
 
 
 def test_aws_workers_request_gpus_and_head_takes_no_trials() -> None:
