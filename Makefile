@@ -29,11 +29,17 @@ sweep: setup
 	$(VENV)/bin/prune-sweep run --space smoke --dataset synthetic --name $(SWEEP) --runs-dir $(RUNS)
 	$(VENV)/bin/prune-sweep analyze $(SWEEP) --runs-dir $(RUNS)
 
+# Two pytest workers: an end-to-end test leaves a 2-core machine idle about half the time
+# (Ray start-up, polling, process launches), so two at once halve the suite's wall time.
+# Modules whose tests share a module-scoped fixture run on one worker (xdist_group marks).
+TEST_WORKERS ?= 2
+PYTEST := $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+
 test: setup
-	$(VENV)/bin/pytest -q
+	$(PYTEST)
 
 test-quick: setup
-	$(VENV)/bin/pytest -q -m "not e2e"
+	$(PYTEST) -m "not e2e"
 
 lint: setup
 	$(VENV)/bin/ruff check .

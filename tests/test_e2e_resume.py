@@ -24,6 +24,8 @@ pytestmark = pytest.mark.e2e
 GRID = ["--space", "smoke", "--dataset", "synthetic", "--methods", "magnitude,structured",
         "--sparsities", "0.5", "--seeds", "0"]
 FINAL = ["test_acc", "sparsity", "macs", "speedup_b1", "compression_ratio", "stopped_epoch"]
+# The tests start `python -m tune_app`; hints name the command the way it was invoked.
+INVOKED = "-m tune_app"
 
 
 def _start(args: list[str], env: dict | None = None) -> subprocess.Popen:
@@ -108,7 +110,7 @@ def test_sigterm_stops_resumably(tmp_path: Path, data_dir: Path, shared_storage:
     """SIGTERM (a batch scheduler, `kill`) to the driver alone: a clean, resumable stop."""
     runs = tmp_path / "runs"
     proc = _start(["run", *GRID, "--name", "term", "--runs-dir", str(runs), "--data-dir",
-                   str(data_dir), "--storage", str(shared_storage)])
+                   str(data_dir), "--storage", str(shared_storage), "--max-concurrent", "1"])
     try:
         out = _read_until(proc, lambda line: line.startswith("[trials") and "started" in line,
                           timeout_s=300)
@@ -118,7 +120,7 @@ def test_sigterm_stops_resumably(tmp_path: Path, data_dir: Path, shared_storage:
         subprocess.run(["pkill", "-9", "-s", str(proc.pid)], capture_output=True, check=False)
     out += rest
     assert proc.returncode == 130, out[-3000:]
-    assert f"can be continued with\n  prune-sweep resume term --runs-dir {runs}" in out
+    assert f"{INVOKED} resume term --runs-dir {runs}" in out.split("can be continued with\n")[1]
     assert "Traceback" not in out and "stage 2" in out and "FAILED" not in out
     client = MlflowClient(tracking_uri=f"sqlite:///{runs / 'mlflow.db'}")
     exp = client.get_experiment_by_name("term")
@@ -126,6 +128,16 @@ def test_sigterm_stops_resumably(tmp_path: Path, data_dir: Path, shared_storage:
     assert "RUNNING" not in {r.info.status for r in runs_list}
     parent = [r for r in runs_list if r.data.tags.get("role") == "sweep"]
     assert len(parent) == 1 and parent[0].data.tags["interrupted"] == "true"
+
+    # `status` lists every cell of the grid, also the one that never started.
+    status = cli("status", "term", "--runs-dir", str(runs), timeout=120)
+    assert status.returncode == 0, status.stderr[-2000:]
+    rows = [line.split() for line in status.stdout.splitlines()
+            if line.startswith(("magnitude ", "structured "))]
+    assert sorted(r[0] for r in rows) == ["magnitude", "structured"], status.stdout
+    assert {r[3] for r in rows} <= {"pending", "interrupted"}, status.stdout
+    assert "pending" in {r[3] for r in rows}, status.stdout  # one trial at a time
+    assert "cells: " in status.stdout and "finished" not in status.stdout.split("cells: ")[1]
 
 
 def test_sigkill_then_ctrl_c_then_bad_checkpoint_on_object_store(
@@ -160,12 +172,14 @@ def test_sigkill_then_ctrl_c_then_bad_checkpoint_on_object_store(
     finally:
         subprocess.run(["pkill", "-9", "-s", str(proc.pid)], capture_output=True, check=False)
     out += rest
-    assert "1 of 2 trial(s) already finished" in out
+    assert "resuming sweep interrupts: 1 of 2 trials finished (kept); to run: 1 from " in out
     assert proc.returncode == 130, out[-3000:]
-    assert f"can be continued with\n  prune-sweep resume {name} --runs-dir {runs}" in out
+    hint = f"{INVOKED} resume {name} --runs-dir {runs}"
+    assert hint in out.split("can be continued with\n")[1]
     # Ray may log an exception of its own checkpoint bookkeeping when the signal lands mid-save;
     # what matters is that the driver ends with the resume command, not a traceback.
-    assert out.rstrip().endswith(f"prune-sweep resume {name} --runs-dir {runs}"), out[-6000:]
+    assert out.rstrip().endswith(hint), out[-6000:]
+    assert "FileNotFoundError" not in out  # Tune's noise about trials that never started
     assert "Tuner.restore" not in out
     interrupted = re.search(r"\] (\w+) s=0\.5 seed=0: epoch 2", out).group(1)
 
@@ -194,3 +208,12 @@ def test_sigkill_then_ctrl_c_then_bad_checkpoint_on_object_store(
         steps = [m.step for m in client.get_metric_history(trial.info.run_id, "val_acc")]
         assert sorted(steps) == [0, 1, 2, 3, 4]
     assert storage.is_file("dense", trial.data.tags["dense_config_hash"], "manifest.json")
+
+    # A finished sweep has nothing to resume: answered from MLflow, without starting Ray.
+    started = time.monotonic()
+    proc = cli("resume", name, "--runs-dir", str(runs), env=object_store.env, timeout=120)
+    elapsed = time.monotonic() - started
+    print(f"resume of a finished sweep answered in {elapsed:.1f}s")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"nothing to resume: 2 of 2 trials of sweep {name} finished" in proc.stdout
+    assert "Ray" not in proc.stdout + proc.stderr and elapsed < 30

@@ -14,7 +14,8 @@ from pruning.storage import load_compact
 from tests.conftest import cli
 from trainables.models import build_model
 
-pytestmark = pytest.mark.e2e
+# One worker runs the whole module under xdist: its tests share the module-scoped sweep.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e_sweep")]
 
 FINAL_METRICS = [
     "test_acc", "sparsity", "params_nonzero", "macs", "latency_ms_b1", "speedup_b1",

@@ -150,3 +150,21 @@ def test_the_augment_switch_of_the_data_config_is_honoured() -> None:
                             torch.device("cpu"), augment=augment)
         losses[augment] = loop.run_epoch().train_loss
     assert losses[True] != losses[False]
+
+
+def test_long_epochs_send_heartbeats_and_epochs_report_their_speed() -> None:
+    beats: list[dict] = []
+    recipe = Recipe(epochs=1, batch_size=16, lr=0.01, patience=0)
+    loop = TrainingLoop(_model(), _splits(64), recipe, 0, torch.device("cpu"), augment=False,
+                        heartbeat=beats.append, heartbeat_s=0.0)
+    result = loop.run_epoch()
+    # heartbeat_s=0: a beat after every batch but none before the first; 4 batches of 16.
+    assert [round(b["fraction"], 2) for b in beats] == [0.25, 0.5, 0.75, 1.0]
+    assert all(b["epoch"] == 1 and b["images_per_s"] > 0 for b in beats)
+    speed = result.speed()
+    assert result.images == 64 and speed["images_per_s"] > 0
+    assert speed["epoch_time_s"] >= result.train_seconds > 0
+    quiet = TrainingLoop(_model(), _splits(64), recipe, 0, torch.device("cpu"), augment=False,
+                         heartbeat=beats.append, heartbeat_s=3600.0)
+    quiet.run_epoch()
+    assert len(beats) == 4  # short epochs stay silent

@@ -26,6 +26,9 @@ from trainables.retraining import LRSchedule, retraining_recipe
 from trainables.runtime import TrialEnv
 from trainables.trial import run_trial
 
+# Under xdist one worker runs the module: its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("trial_flow")
+
 DATA = DataConfig(name="synthetic", train_size=512, val_size=128, test_size=256)
 DENSE = DenseConfig(data=DATA, model=ModelConfig(width=0.125),
                     recipe=Recipe(epochs=2, lr=0.1, batch_size=64), seed=0, rewind_epoch=1)

@@ -48,13 +48,15 @@ def resume_command(args: argparse.Namespace) -> int:
               f"next: {cmd} analyze {name} --runs-dir {paths.runs_dir}", flush=True)
         return 0
     again = states["interrupted"] + states["failed"] + states["running"]
-    parts = [f"{again} continue from their last checkpoints ({states['interrupted']} "
-             f"interrupted, {states['failed']} failed, {states['running']} left running)"
-             if again else "", f"{states['pending']} start from the beginning"
-             if states["pending"] else ""]
-    what = "; ".join(p for p in parts if p) or "the search's summary is written"
-    print(f"resuming sweep {name}: {states['finished']} of {len(cells)} "
-          f"{'cells' if spec.search else 'trials'} finished (kept); {what}", flush=True)
+    # A run still RUNNING here lost its driver without being closed (a SIGKILL, a crash).
+    labels = {"interrupted": "interrupted", "failed": "failed", "running": "cut off"}
+    how = ", ".join(f"{states[k]} {v}" for k, v in labels.items() if states[k])
+    parts = [f"{again} from their last checkpoint ({how})" if again else "",
+             f"{states['pending']} from the start" if states["pending"] else ""]
+    what = ", ".join(p for p in parts if p) or "only the search's summary"
+    unit = "cells" if spec.search else "trials"
+    print(f"resuming sweep {name}: {states['finished']} of {len(cells)} {unit} finished (kept); "
+          f"to run: {what}", flush=True)
     from tune_app.execute import resume_sweep
 
     return resume_sweep(spec, record, paths, uri, experiment_id, args)
