@@ -30,10 +30,10 @@ sweep: setup
 	$(VENV)/bin/prune-sweep analyze $(SWEEP) --runs-dir $(RUNS)
 
 # Two pytest workers: an end-to-end test leaves a 2-core machine idle about half the time
-# (Ray start-up, polling, process launches), so two at once halve the suite's wall time.
-# Modules whose tests share a module-scoped fixture run on one worker (xdist_group marks).
+# (Ray start-up, polling, process launches), so two at once cut the suite's wall time.
+# One worker runs a whole file: module-scoped fixtures (a sweep, a dense model) are built once.
 TEST_WORKERS ?= 2
-PYTEST := $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+PYTEST := $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test: setup
 	$(PYTEST)

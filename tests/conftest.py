@@ -13,6 +13,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # Two pytest workers share the cores: torch's default of one thread per core in each
+        # makes their OpenMP threads spin against each other (tiny tests took 10x longer).
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def cli(*args: str, env: dict | None = None, timeout: float = 900, cwd: Path | None = None
         ) -> subprocess.CompletedProcess:
     """Run ``python -m tune_app ...`` in its own process session, bounded by ``timeout``."""

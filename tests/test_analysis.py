@@ -19,9 +19,6 @@ from analysis.report import build_report
 from analysis.stats import ci95_halfwidth, paired_comparison
 from analysis.tables import efficiency_table
 
-# Under xdist one worker runs the module: its module-scoped fixtures are built once.
-pytestmark = pytest.mark.xdist_group("analysis")
-
 SEEDS = (0, 1, 2)
 # test accuracy per (method, sparsity, seed): magnitude clearly best at 0.9, a tie-ish at 0.5.
 ACC = {

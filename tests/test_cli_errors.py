@@ -70,6 +70,11 @@ CASES = [
     ([*SMOKE, "--methods", "gmp", "--method-param", "gmp.end=1.2"],
      "--method-param gmp.end: must be within [0, 1], got 1.2"),
     (["run", "--space", "{rewind_beyond}"], "rewind_epoch: must be within 0..dense.epochs (2)"),
+    (["resume", "nope"], "no sweep named 'nope'"),
+    (["status", "nope"], "no sweep named 'nope'"),
+    (["analyze", "nope"], "no sweep named 'nope'"),
+    ([*SMOKE, "--connect-timeout", "-1"], "--connect-timeout must be a positive number"),
+    (["ui", "--port", "70000"], "--port 70000 is not a TCP port"),
     (["run", "--space", "{rewind_at_end}"], "lottery: no retraining epochs left"),
 ]
 
@@ -82,7 +87,7 @@ def test_bad_input_exits_2_with_one_line(
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     runs = tmp_path / "runs"
     argv = _space_files(argv, tmp_path)
-    if argv[0] == "run":
+    if argv[0] in ("run", "resume", "status", "analyze"):
         argv = [*argv, "--runs-dir", str(runs)]
     code = main(argv)
     err = capsys.readouterr().err

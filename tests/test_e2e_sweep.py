@@ -14,8 +14,7 @@ from pruning.storage import load_compact
 from tests.conftest import cli
 from trainables.models import build_model
 
-# One worker runs the whole module under xdist: its tests share the module-scoped sweep.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e_sweep")]
+pytestmark = pytest.mark.e2e
 
 FINAL_METRICS = [
     "test_acc", "sparsity", "params_nonzero", "macs", "latency_ms_b1", "speedup_b1",
@@ -148,6 +147,20 @@ def test_second_sweep_reuses_dense_and_retries_a_failing_trial(
     assert "error" not in trial.data.tags
     assert int(trial.data.tags["attempts"]) == 2
     assert "test_acc" in trial.data.metrics
+
+
+def test_analyze_and_status_of_the_finished_sweep(sweep: dict) -> None:
+    runs = sweep["runs_dir"]
+    proc = cli("analyze", "e2e", "--runs-dir", str(runs), timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = runs / "reports" / "e2e" / "report.md"
+    assert report.is_file() and "unpruned" in report.read_text()
+    status = cli("status", "e2e", "--runs-dir", str(runs), timeout=120)
+    assert status.returncode == 0, status.stderr[-2000:]
+    rows = [line.split() for line in status.stdout.splitlines() if line.split()[:1] and
+            line.split()[0] in METHODS]
+    assert sorted(r[0] for r in rows) == sorted(METHODS)
+    assert {r[3] for r in rows} == {"finished"} and f"{len(METHODS)} finished" in status.stdout
 
 
 def test_rerunning_a_finished_sweep_name_is_refused(sweep: dict, data_dir: Path) -> None:

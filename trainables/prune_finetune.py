@@ -50,13 +50,13 @@ def prune_finetune_trainable(config: dict[str, Any], runtime: Runtime) -> None:
         label = f"{cfg.method} s={cfg.sparsity:g} seed={cfg.seed}"
         final = run_trial(cfg, runtime.trial_env(), TuneReporter(run, label, runtime.sweep))
         run.finish()
-    except SystemExit:
+    except SystemExit as stop:
         if config.get("search"):
             # A search scheduler (ASHA) stopped this sample early: an expected ending.
             run.set_tags({"stopped_early": "true"})
             run.finish()
         else:
-            run.fail("stopped by Ray Tune before finishing (sweep interrupted or trial stopped)")
+            run.fail(stop)
         raise
     except BaseException as exc:
         run.fail(exc)

@@ -122,14 +122,19 @@ class TrackedRun:
         self.client.set_terminated(self.run_id, status="FINISHED")
 
     def fail(self, error: BaseException | str) -> None:
-        """End the run FAILED with the error text as a tag (a retry flips it back to RUNNING)."""
-        if isinstance(error, SystemExit | KeyboardInterrupt):
+        """End the run FAILED with the error text as a tag (a retry flips it back to RUNNING).
+        A stop (Tune's SystemExit, Ctrl-C) is tagged ``interrupted``: resume continues it."""
+        stopped = isinstance(error, SystemExit | KeyboardInterrupt)
+        if stopped:
             # Tune ends a function trainable with SystemExit when it stops the trial.
             text = "stopped by Ray Tune before finishing (sweep interrupted or trial stopped)"
         else:
             text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         try:
-            self.client.set_tag(self.run_id, "error", text[:5000])
+            tags = [RunTag("error", text[:5000])]
+            if stopped:
+                tags.append(RunTag("interrupted", "true"))
+            self.client.log_batch(self.run_id, tags=tags)
         finally:
             self.client.set_terminated(self.run_id, status="FAILED")
 

@@ -54,15 +54,15 @@ def status_command(args: argparse.Namespace) -> int:
 
 
 def _known_or_fail(args: argparse.Namespace, paths: RunsLayout) -> None:
-    """Fail fast (before importing MLflow) for a sweep that cannot be in this runs dir."""
+    """Fail fast (before importing MLflow) for a sweep that is not in this runs dir: with the
+    default store, every sweep recorded there has a record (written when it starts)."""
     uri = args.mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if uri or paths.sweep_file(args.sweep).is_file():
         return
-    if not (paths.runs_dir / "mlflow.db").is_file():
-        known = sorted(p.stem for p in paths.sweeps_dir.glob("*.json")) \
-            if paths.sweeps_dir.is_dir() else []
-        raise UserError(f"no sweep named {args.sweep!r} in {paths.runs_dir} "
-                        f"(known: {', '.join(known) or 'none'})")
+    known = sorted(p.stem for p in paths.sweeps_dir.glob("*.json")) \
+        if paths.sweeps_dir.is_dir() else []
+    raise UserError(f"no sweep named {args.sweep!r} in {paths.runs_dir} "
+                    f"(known: {', '.join(known) or 'none'}; another store: --mlflow-uri)")
 
 
 def _status_from_runs(args: argparse.Namespace, uri: str) -> int:
