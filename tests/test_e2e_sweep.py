@@ -149,6 +149,18 @@ def test_second_sweep_reuses_dense_and_retries_a_failing_trial(
     assert "test_acc" in trial.data.metrics
 
 
+def test_progress_lines_come_from_the_trials(sweep: dict) -> None:
+    out = sweep["proc"].stdout
+    assert "stage 2: 7 pruning trial(s), 2 at a time" in out
+    # Posted by the trials through the progress board, between Tune's epoch results.
+    assert "dense seed=0: training on cpu:" in out
+    assert "magnitude s=0.5 seed=0: pruned to 50.0%" in out
+    assert "imp s=0.5 seed=0: round 2/4: training at 36.0% sparsity" in out
+    epochs = [line for line in out.splitlines() if ": epoch " in line and "img/s" in line]
+    assert epochs and all("eta ~" in line for line in epochs)
+    assert "next: " in out and " -m tune_app analyze e2e" in out  # as the tests invoke it
+
+
 def test_analyze_and_status_of_the_finished_sweep(sweep: dict) -> None:
     runs = sweep["runs_dir"]
     proc = cli("analyze", "e2e", "--runs-dir", str(runs), timeout=300)
