@@ -173,6 +173,9 @@ def test_sigkill_then_ctrl_c_then_bad_checkpoint_on_object_store(
         subprocess.run(["pkill", "-9", "-s", str(proc.pid)], capture_output=True, check=False)
     out += rest
     assert "resuming sweep interrupts: 1 of 2 trials finished (kept); to run: 1 from " in out
+    # The progress counter starts from the trial that finished before the kill.
+    first = next(line for line in out.splitlines() if line.startswith("[trials"))
+    assert first.startswith("[trials 1/2"), first
     assert proc.returncode == 130, out[-3000:]
     hint = f"{INVOKED} resume {name} --runs-dir {runs}"
     assert hint in out.split("can be continued with\n")[1]

@@ -23,6 +23,15 @@ class ProgressBoard:
 
     def __init__(self) -> None:
         self.lines: list[tuple[float, str, str]] = []
+        self.done: list[str] = []
+
+    def set_finished(self, labels: list[str]) -> None:
+        """Labels of trials that finished before this driver started (a resumed sweep)."""
+        self.done = list(labels)
+
+    def finished(self) -> list[str]:
+        """What ``set_finished`` was given."""
+        return self.done
 
     def post(self, label: str, text: str) -> None:
         """Keep one line of ``label``'s progress (the newest 1,000 at most)."""

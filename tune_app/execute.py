@@ -29,6 +29,7 @@ from tune_app.sweep import (
     spec_hash,
     summarize_results,
 )
+from tune_app.sweep_state import finished_trial_labels
 from tune_app.tracking import (
     artifact_root,
     close_interrupted_runs,
@@ -113,7 +114,9 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
     started = time.monotonic()
     parent = runtime.parent_run_id or ""
     # Held for the whole sweep: Ray ends an actor once no handle to it is left.
-    _board = start_board(spec.name)
+    board = start_board(spec.name)
+    if resume:
+        board.set_finished.remote(finished_trial_labels(client, runtime.experiment_id))
     cmd = command_name()
     resume_hint = f"{cmd} resume {spec.name} --runs-dir {paths.runs_dir}"
     try:

@@ -81,12 +81,17 @@ class ProgressPrinter(Callback):
         self.total = total
         self.sweep = sweep
         self.stage = stage
-        self.done = 0
+        self.ended: set[str] = set()  # labels of trials that finished or failed for good
         self.failed = 0
         self.stream = stream
         self.started = time.monotonic()
         self.eta = StageEta(total)
         self._runtime_state()
+
+    @property
+    def done(self) -> int:
+        """Trials of this stage that ended (also before an interrupt, when resumed)."""
+        return len(self.ended)
 
     def _runtime_state(self) -> None:
         self._counted = False
@@ -107,6 +112,7 @@ class ProgressPrinter(Callback):
         # Sweeps interrupted under an earlier release pickled fewer fields.
         self.__dict__.setdefault("sweep", None)
         self.__dict__.setdefault("eta", StageEta(self.total))
+        self.__dict__.setdefault("ended", set())
         self._runtime_state()
 
     def setup(self, **info: Any) -> None:
@@ -114,6 +120,15 @@ class ProgressPrinter(Callback):
         self.started = time.monotonic()
         self._runtime_state()
         self._board = find_board(self.sweep) if self.sweep else None
+        if self._board is not None and self.stage == "trials":
+            # A resumed sweep: trials MLflow has as finished count as ended, also when Tune
+            # (killed before it saved its state) runs one of them again.
+            try:
+                import ray
+
+                self.ended |= set(ray.get(self._board.finished.remote(), timeout=10))
+            except Exception:  # noqa: BLE001, S110 - the counter then starts from Tune's view
+                pass
 
     def _print(self, text: str) -> None:
         elapsed = time.monotonic() - self.started
@@ -125,7 +140,8 @@ class ProgressPrinter(Callback):
         self._running = max(1, statuses.count("RUNNING"))
         if not self._counted:
             # A resumed stage starts with the trials that finished before the interrupt.
-            self.done = max(self.done, statuses.count("TERMINATED") + statuses.count("ERROR"))
+            self.ended |= {trial_label(t.config) for t in trials
+                           if getattr(t, "status", "") in ("TERMINATED", "ERROR")}
             self._counted = True
 
     def _poll(self) -> None:
@@ -187,8 +203,8 @@ class ProgressPrinter(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._poll()
-        self.done += 1
         label = trial_label(trial.config)
+        self.ended.add(label)
         self.eta.forget(label)
         r = trial.last_result or {}
         parts = [f"test_acc {100 * r['test_acc']:.1f}%"] if "test_acc" in r else []
@@ -201,8 +217,8 @@ class ProgressPrinter(Callback):
         self._print(f"{label}: finished " + ", ".join(parts))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.done += 1
         self.failed += 1
         label = trial_label(trial.config)
+        self.ended.add(label)
         self.eta.forget(label)
         self._print(f"{label}: FAILED (error log: {trial.error_file})")

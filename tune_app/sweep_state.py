@@ -45,6 +45,13 @@ def trial_runs(client: MlflowClient, experiment_id: str) -> list[Any]:
                               max_results=50000)
 
 
+def finished_trial_labels(client: MlflowClient, experiment_id: str) -> list[str]:
+    """``method s=0.5 seed=0`` of every FINISHED trial run (the progress lines' labels)."""
+    return [f"{r.data.tags.get('method')} s={r.data.tags.get('sparsity')} "
+            f"seed={r.data.tags.get('seed')}" for r in trial_runs(client, experiment_id)
+            if r.info.status == "FINISHED"]
+
+
 def _progress(client: MlflowClient, run: Any) -> str:
     planned = run.data.tags.get("epochs_planned")
     try:
