@@ -60,6 +60,14 @@ def test_search_then_comparison_uses_best_values(tmp_path: Path, data_dir: Path,
     assert "best_hparams.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert (runs / "optuna" / "tune-lr.db").is_file()
 
+    # status and resume of a search sweep speak of its cells and samples.
+    status = cli("status", "tune-lr", "--runs-dir", str(runs), timeout=120)
+    assert status.returncode == 0, status.stderr[-2000:]
+    assert "6 of 6 samples finished" in status.stdout and "cells: 1 finished" in status.stdout
+    again = cli("resume", "tune-lr", "--runs-dir", str(runs), timeout=120)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "nothing to resume: 1 of 1 cells of sweep tune-lr finished" in again.stdout
+
     proc = cli("run", "--space", "smoke", "--dataset", "synthetic", "--methods", "magnitude",
                "--sparsities", "0.9", "--seeds", "0", "--name", "compare", "--hparams",
                "tune-lr", "--runs-dir", str(runs), "--data-dir", str(data_dir),
