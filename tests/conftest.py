@@ -7,8 +7,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from trainables.runtime import TrialEnv
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,6 +52,23 @@ def _kill_session(sid: int) -> None:
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One data directory per test session, so the synthetic set is generated once."""
     return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One torch thread: CPU kernels reduce in a thread-count-dependent order."""
+    from tests.trial_setup import single_thread
+
+    with single_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def trial_env(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> TrialEnv:
+    """Storage with the trial-flow tests' dense baseline, trained once per module."""
+    from tests.trial_setup import make_env
+
+    return make_env(tmp_path_factory, data_dir)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ budgets, lottery's schedule and IMP rounds from the shared cache."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,7 @@ from tests.trial_setup import (
     DENSE,
     cfg_for,
     fresh_env,
-    make_env,
     rewind_recipe,
-    single_thread,
 )
 from trainables.models import build_model
 from trainables.reporter import LocalReporter
@@ -22,16 +19,8 @@ from trainables.retraining import LRSchedule
 from trainables.runtime import TrialEnv
 from trainables.trial import run_trial
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    with single_thread():
-        yield
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> TrialEnv:
-    return make_env(tmp_path_factory, data_dir)
+# Trial-flow fixtures (tests/conftest.py): one torch thread, a dense baseline trained once.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 # Measured with the code before the method interface (commit ca0f97d) on this configuration,
 # one thread: prune at 0.5, fine-tune 2 epochs; (test_acc, test_loss, train_loss per epoch).
@@ -43,9 +32,9 @@ PREVIOUS_RELEASE = {
 
 
 @pytest.mark.parametrize("method", sorted(PREVIOUS_RELEASE))
-def test_ported_methods_give_the_previous_release_numbers(env: TrialEnv, method: str) -> None:
+def test_ported_methods_give_the_previous_release_numbers(trial_env: TrialEnv, method: str) -> None:
     reporter = LocalReporter(verbose=False)
-    out = run_trial(cfg_for(method), env, reporter)
+    out = run_trial(cfg_for(method), trial_env, reporter)
     acc, loss, train_losses = PREVIOUS_RELEASE[method]
     assert out["test_acc"] == acc
     assert out["test_loss"] == pytest.approx(loss, rel=1e-5)
@@ -53,19 +42,21 @@ def test_ported_methods_give_the_previous_release_numbers(env: TrialEnv, method:
     assert abs(out["sparsity"] - 0.5) <= 0.005
 
 
-def test_budgets_are_logged(env: TrialEnv) -> None:
-    out = run_trial(cfg_for("magnitude"), env, LocalReporter(verbose=False))
+def test_budgets_are_logged(trial_env: TrialEnv) -> None:
+    out = run_trial(cfg_for("magnitude"), trial_env, LocalReporter(verbose=False))
     assert out["epochs_trained"] == 2
     assert out["optimizer_steps"] == 2 * 8  # 512 images / batch 64
     assert out["epochs_total"] == DENSE.recipe.epochs + 2
     assert out["stopped_lr"] == pytest.approx(LRSchedule.cosine(0.02, 2).lr(1))
-    control = run_trial(cfg_for("unpruned", 0.0), env, LocalReporter(verbose=False))
+    control = run_trial(cfg_for("unpruned", 0.0), trial_env, LocalReporter(verbose=False))
     assert control["sparsity"] == 0.0 and control["epochs_trained"] == 2
 
 
-def test_lottery_retrains_along_the_dense_schedule_from_the_rewind_epoch(env: TrialEnv) -> None:
+def test_lottery_retrains_along_the_dense_schedule_from_the_rewind_epoch(
+    trial_env: TrialEnv,
+) -> None:
     reporter = LocalReporter(verbose=False)
-    out = run_trial(cfg_for("lottery", finetune=rewind_recipe()), env, reporter)
+    out = run_trial(cfg_for("lottery", finetune=rewind_recipe()), trial_env, reporter)
     dense_schedule = LRSchedule.cosine(DENSE.recipe.lr, DENSE.recipe.epochs)
     first_lr = reporter.history["lr"][0][1]
     assert first_lr == pytest.approx(dense_schedule.lr(DENSE.rewind_epoch))
@@ -74,11 +65,11 @@ def test_lottery_retrains_along_the_dense_schedule_from_the_rewind_epoch(env: Tr
 
 
 def test_imp_rounds_follow_the_geometric_schedule_and_are_shared(
-    env: TrialEnv, tmp_path: Path
+    trial_env: TrialEnv, tmp_path: Path
 ) -> None:
-    env = fresh_env(env, tmp_path)
+    trial_env = fresh_env(trial_env, tmp_path)
     first = LocalReporter(verbose=False)
-    out = run_trial(cfg_for("imp", 0.5, rewind_recipe(1), rate=0.2), env, first)
+    out = run_trial(cfg_for("imp", 0.5, rewind_recipe(1), rate=0.2), trial_env, first)
     rounds = first.history["round.sparsity"]
     assert [step for step, _ in rounds] == [1, 2, 3, 4]
     # 1 - 0.8^r for the rounds before the last; the last stops exactly at the target.
@@ -89,7 +80,7 @@ def test_imp_rounds_follow_the_geometric_schedule_and_are_shared(
     assert out["rounds"] == 4 and out["rounds_trained"] == 3 and out["rounds_cached"] == 0
     assert out["epochs_trained"] == 4 and abs(out["sparsity"] - 0.5) <= 0.005
     # A later trial of the same seed at a higher target continues from the cached rounds.
-    second = run_trial(cfg_for("imp", 0.6, rewind_recipe(1), rate=0.2), env,
+    second = run_trial(cfg_for("imp", 0.6, rewind_recipe(1), rate=0.2), trial_env,
                        LocalReporter(verbose=False))
     assert second["rounds"] == 5 and second["rounds_cached"] == 3
     assert second["rounds_trained"] == 1

@@ -3,7 +3,6 @@ bit-identical to uninterrupted ones (CPU, one thread, fixed seed)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,7 @@ from tests.trial_setup import (
     StopAfter,
     cfg_for,
     fresh_env,
-    make_env,
     rewind_recipe,
-    single_thread,
     weights,
 )
 from trainables.config import Recipe
@@ -24,27 +21,19 @@ from trainables.reporter import LocalReporter
 from trainables.runtime import TrialEnv
 from trainables.trial import run_trial
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    with single_thread():
-        yield
+# Trial-flow fixtures (tests/conftest.py): one torch thread, a dense baseline trained once.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> TrialEnv:
-    return make_env(tmp_path_factory, data_dir)
-
-
-def test_gmp_resumed_mid_schedule_ends_bit_identical(env: TrialEnv, tmp_path: Path) -> None:
+def test_gmp_resumed_mid_schedule_ends_bit_identical(trial_env: TrialEnv, tmp_path: Path) -> None:
     cfg = cfg_for("gmp", 0.8, Recipe(epochs=3, lr=0.02, batch_size=64, patience=0),
                start=0.0, end=0.6, update_every=2)
     whole = LocalReporter(verbose=False, artifacts_dir=tmp_path / "whole")
-    expected = run_trial(cfg, env, whole)
+    expected = run_trial(cfg, trial_env, whole)
     with pytest.raises(Interrupted):
-        run_trial(cfg, env, StopAfter(1, tmp_path / "ckpt"))  # mid-ramp: after epoch 1 of 3
+        run_trial(cfg, trial_env, StopAfter(1, tmp_path / "ckpt"))  # mid-ramp: after epoch 1 of 3
     resumed = LocalReporter(tmp_path / "ckpt", verbose=False, artifacts_dir=tmp_path / "again")
-    got = run_trial(cfg, env, resumed)
+    got = run_trial(cfg, trial_env, resumed)
     assert got["test_loss"] == expected["test_loss"] and got["test_acc"] == expected["test_acc"]
     a, b = weights(tmp_path / "whole"), weights(tmp_path / "again")
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -52,12 +41,12 @@ def test_gmp_resumed_mid_schedule_ends_bit_identical(env: TrialEnv, tmp_path: Pa
 
 
 def test_imp_resumed_in_a_prior_round_and_in_the_last_ends_bit_identical(
-    env: TrialEnv, tmp_path: Path
+    trial_env: TrialEnv, tmp_path: Path
 ) -> None:
     cfg = cfg_for("imp", 0.36, rewind_recipe(2), rate=0.2)  # two rounds of two epochs each
     whole = LocalReporter(verbose=False, artifacts_dir=tmp_path / "whole")
-    expected = run_trial(cfg, fresh_env(env, tmp_path / "a"), whole)
-    env_b = fresh_env(env, tmp_path / "b")
+    expected = run_trial(cfg, fresh_env(trial_env, tmp_path / "a"), whole)
+    env_b = fresh_env(trial_env, tmp_path / "b")
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Interrupted):
         run_trial(cfg, env_b, StopAfter(1, ckpt))  # epoch 1 of round 1

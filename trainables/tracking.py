@@ -131,10 +131,7 @@ class TrackedRun:
         else:
             text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         try:
-            tags = [RunTag("error", text[:5000])]
-            if stopped:
-                tags.append(RunTag("interrupted", "true"))
-            self.client.log_batch(self.run_id, tags=tags)
+            self.set_tags({"error": text[:5000], **({"interrupted": "true"} if stopped else {})})
         finally:
             self.client.set_terminated(self.run_id, status="FAILED")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from trainables.shared_storage import SharedStorage, StorageError
 from tune_app.errors import UserError
+from tune_app.waits import DEFAULT_S
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def resolve_runs_dir(flag: str | None) -> Path:
 
 
 def layout(runs_dir: str | None, storage: str | None = None, data_dir: str | None = None,
-           create: bool = True, timeout_s: float | None = None) -> RunsLayout:
+           create: bool = True, timeout_s: float = DEFAULT_S) -> RunsLayout:
     """Resolve and (optionally) create the directories, failing with one line if unwritable."""
     root = resolve_runs_dir(runs_dir)
     try:
@@ -55,15 +56,15 @@ def layout(runs_dir: str | None, storage: str | None = None, data_dir: str | Non
     return result
 
 
-def check_storage(store: SharedStorage, timeout_s: float | None = None) -> None:
+def check_storage(store: SharedStorage, timeout_s: float = DEFAULT_S) -> None:
     """The driver can write to the sweep's storage (one line, exit 2, when it cannot), within
-    ``timeout_s`` for an object store (default: the connect timeout's default)."""
+    ``timeout_s`` for an object store."""
     if store.is_local:
         _ensure_writable(Path(store.location))
     else:
-        from tune_app.storage_check import TIMEOUT_S, check_writable
+        from tune_app.storage_check import check_writable
 
-        check_writable(store, timeout_s or TIMEOUT_S)
+        check_writable(store, timeout_s)
 
 
 def _ensure_writable(path: Path) -> None:

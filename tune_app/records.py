@@ -20,6 +20,14 @@ def write_sweep_record(paths: RunsLayout, spec: SweepSpec, record: dict[str, Any
     tmp.replace(path)
 
 
+def no_such_sweep(paths: RunsLayout, name: str, hint: str = "") -> UserError:
+    """The error for a sweep without a record in this runs dir, listing the known ones."""
+    known = sorted(p.stem for p in paths.sweeps_dir.glob("*.json")) \
+        if paths.sweeps_dir.is_dir() else []
+    return UserError(f"no sweep named {name!r} in {paths.runs_dir} "
+                     f"(known: {', '.join(known) or 'none'}{hint})")
+
+
 def read_sweep_record(paths: RunsLayout, name: str) -> tuple[dict[str, Any], SweepSpec] | None:
     """(record, spec) of sweep ``name``, None when it has no record; an unusable record is a
     user error naming the file."""

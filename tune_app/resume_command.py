@@ -10,7 +10,7 @@ from tune_app.arguments import check_name
 from tune_app.errors import UserError
 from tune_app.invocation import command_name
 from tune_app.paths import layout
-from tune_app.records import read_sweep_record
+from tune_app.records import no_such_sweep, read_sweep_record
 from tune_app.tracking import check_reachable
 
 
@@ -20,10 +20,7 @@ def resume_command(args: argparse.Namespace) -> int:
     paths = layout(args.runs_dir, create=False)
     found = read_sweep_record(paths, name)
     if found is None:
-        known = sorted(p.stem for p in paths.sweeps_dir.glob("*.json")) \
-            if paths.sweeps_dir.is_dir() else []
-        raise UserError(f"no sweep named {name!r} in {paths.runs_dir} "
-                        f"(known: {', '.join(known) or 'none'})")
+        raise no_such_sweep(paths, name)
     if args.max_failures is not None and args.max_failures < 0:
         raise UserError("--max-failures must be >= 0")
     record, spec = found

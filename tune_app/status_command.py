@@ -59,10 +59,9 @@ def _known_or_fail(args: argparse.Namespace, paths: RunsLayout) -> None:
     uri = args.mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if uri or paths.sweep_file(args.sweep).is_file():
         return
-    known = sorted(p.stem for p in paths.sweeps_dir.glob("*.json")) \
-        if paths.sweeps_dir.is_dir() else []
-    raise UserError(f"no sweep named {args.sweep!r} in {paths.runs_dir} "
-                    f"(known: {', '.join(known) or 'none'}; another store: --mlflow-uri)")
+    from tune_app.records import no_such_sweep
+
+    raise no_such_sweep(paths, args.sweep, "; another store: --mlflow-uri")
 
 
 def _status_from_runs(args: argparse.Namespace, uri: str) -> int:

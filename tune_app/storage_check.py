@@ -14,10 +14,8 @@ from trainables.shared_storage import SharedStorage, node_probe
 from tune_app.errors import UserError
 from tune_app.waits import DEFAULT_S, bounded
 
-TIMEOUT_S = DEFAULT_S
 
-
-def check_writable(storage: SharedStorage, timeout_s: float = TIMEOUT_S) -> None:
+def check_writable(storage: SharedStorage, timeout_s: float = DEFAULT_S) -> None:
     """Write, read back and delete a probe file from the driver (one line on failure)."""
     name = f".prune-sweep-probe-{uuid.uuid4().hex[:12]}"
 
@@ -38,7 +36,7 @@ def check_writable(storage: SharedStorage, timeout_s: float = TIMEOUT_S) -> None
         raise UserError(f"cannot write to storage {storage.location}: {text}") from None
 
 
-def check_every_node(storage: SharedStorage, timeout_s: float = TIMEOUT_S) -> int:
+def check_every_node(storage: SharedStorage, timeout_s: float = DEFAULT_S) -> int:
     """Every alive Ray node reads the driver's probe and writes its own; returns the node count.
 
     Call after ``ray.init``; raises UserError naming the first node that cannot."""

@@ -111,15 +111,6 @@ def open_parent_run(
     return run.info.run_id
 
 
-def count_runs(client: MlflowClient, experiment_id: str, role: str, status: str) -> int:
-    """Number of runs of ``role`` in ``status``."""
-    runs = client.search_runs(
-        [experiment_id], filter_string=f"tags.role = '{role}' and attributes.status = '{status}'",
-        max_results=50000,
-    )
-    return len(runs)
-
-
 def close_interrupted_runs(client: MlflowClient, experiment_id: str) -> int:
     """Mark trial and dense runs still RUNNING after an interrupt FAILED (``interrupted`` tag).
 
