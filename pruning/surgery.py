@@ -1,132 +1,125 @@
-"""Channel surgery: filters physically removed with torch-pruning, to a parameter sparsity.
+"""Channel surgery to a parameter sparsity: score, allocate, remove, in one pass.
 
-torch-pruning's dependency graph removes each filter together with its BatchNorm channel, the
-next layer's input channel and every residual-coupled channel, so the result is a smaller dense
-network. Targets are parameter sparsities: the per-layer channel ratio that reaches one is
-found by bisection on the measured parameter count."""
+The channel groups are traced once, scored once, the allocation is solved on the closed-form
+parameter count (``pruning.channel_allocation``), and torch-pruning removes the chosen channels
+once, from one copy. Earlier releases bisected on the channel ratio by pruning a fresh deep
+copy per step (about 23 s at width 1/8); this takes well under a second (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
-import torch_pruning as tp
 from torch import nn
 
+from pruning.channel_allocation import TOLERANCE, Allocation, allocate
+from pruning.channel_groups import (
+    ChannelGroup,
+    ParamCounter,
+    dependency_graph,
+    excluded_groups,
+    find_groups,
+    layer_widths,
+    remove_channels,
+)
+from pruning.channel_scores import CHANNEL_SCORES
 from pruning.measure import count_prunable
 
-TOLERANCE = 0.005  # half a percentage point of parameter sparsity
-MAX_ITERATIONS = 30
+__all__ = ["TOLERANCE", "ChannelOptions", "ChannelPlan", "plan_channels", "prune_to_sparsity"]
 
 
-def prune_channels(
-    model: nn.Module, ratio: float, example_input: torch.Tensor, ignored: Sequence[nn.Module]
-) -> nn.Module:
-    """Remove ``ratio`` of every prunable layer's filters (lowest L1 norm first), in place."""
-    if ratio <= 0:
-        return model
-    pruner = tp.pruner.MagnitudePruner(
-        model, example_input, importance=tp.importance.MagnitudeImportance(p=1),
-        pruning_ratio=ratio, ignored_layers=list(ignored), global_pruning=False,
-    )
-    pruner.step()
-    return model
+@dataclass(frozen=True)
+class ChannelOptions:
+    """How a structured method chooses channels: the criterion (a ``CHANNEL_SCORES`` name),
+    the allocation across groups, channel counts in multiples of ``round_to``, the fraction of
+    each group that always stays, and layers (shell patterns) whose filters all stay."""
+
+    score: str = "l1_filter"
+    allocation: str = "uniform"
+    round_to: int = 1
+    min_keep: float = 0.0
+    exclude: tuple[str, ...] = ()
 
 
-def _ignored_in(copy_: nn.Module, original: nn.Module, ignored: Sequence[nn.Module]
-                ) -> list[nn.Module]:
-    # The same layers in a deep copy, found by their names in the original.
-    names = {id(m): n for n, m in original.named_modules()}
-    lookup = dict(copy_.named_modules())
-    return [lookup[names[id(m)]] for m in ignored]
+@dataclass(frozen=True)
+class ChannelPlan:
+    """The groups of a model and the channels an allocation removes from each."""
+
+    groups: list[ChannelGroup]
+    allocation: Allocation
+    excluded: frozenset[str]
+    dense_params: int
+    seconds: float
+
+    @property
+    def removed(self) -> dict[str, list[int]]:
+        """Channel indices removed per group name."""
+        return self.allocation.removed
+
+    def info(self, widths: dict[str, int]) -> dict[str, float]:
+        """Facts worth logging: channel ratio, per-group widths, solver facts."""
+        live = [g for g in self.groups if g.name not in self.excluded]
+        total = sum(g.size for g in live)
+        gone = sum(len(v) for v in self.removed.values())
+        out = {"channel_ratio": gone / max(1, total),
+               "extra_filters_removed": float(self.allocation.topped_up),
+               "target_gap": 0.0, "solve_s": self.seconds,
+               "groups_excluded": float(len(self.excluded))}
+        out.update({f"width.{name}": float(w) for name, w in widths.items()})
+        return out
+
+
+def plan_channels(
+    model: nn.Module,
+    target: float,
+    example_input: torch.Tensor,
+    ignored: Sequence[nn.Module],
+    options: ChannelOptions,
+) -> ChannelPlan:
+    """Which channels of ``model`` to remove so its parameter sparsity is within 0.5 points of
+    ``target`` (``UnreachableError`` when it cannot be)."""
+    started = time.perf_counter()
+    model = model.cpu().eval()
+    x = example_input[:1].cpu()
+    groups = find_groups(model, x, ignored, graph=dependency_graph(model, x))
+    counter = ParamCounter(model, groups)
+    score = CHANNEL_SCORES[options.score]
+    excluded = frozenset(excluded_groups(groups, options.exclude))
+    scores = {g.name: score(model, g) for g in groups if g.name not in excluded}
+    alloc = allocate(groups, counter, scores, target, allocation=options.allocation,
+                     round_to=options.round_to, min_keep=options.min_keep, excluded=excluded)
+    return ChannelPlan(groups, alloc, excluded, counter.dense, time.perf_counter() - started)
 
 
 def prune_to_sparsity(
-    model: nn.Module, target: float, example_input: torch.Tensor, ignored: Sequence[nn.Module]
-) -> tuple[nn.Module, dict[str, float]]:
-    """A copy of ``model`` with filters physically removed (lowest L1 first, the same channel
-    ratio in every layer) so that its parameter sparsity is within 0.5 points of ``target``;
-    returns it with the solver's facts (channel ratio, iterations, filters topped up)."""
-    model = model.cpu().eval()
-    x = example_input[:1].cpu()
-    dense = count_prunable(model)
-
-    def attempt(ratio: float) -> tuple[nn.Module, float]:
-        trial = copy.deepcopy(model)
-        prune_channels(trial, ratio, x, _ignored_in(trial, model, ignored))
-        return trial, 1.0 - count_prunable(trial) / dense
-
-    lo, hi = 0.0, 0.99
-    # Closest attempt that does not overshoot: the base for a top-up if none is in range.
-    below: tuple[float, nn.Module, float] = (0.0, copy.deepcopy(model), 0.0)
-    ratio, pruned, reached = below
-    iterations = 0
-    for iterations in range(1, MAX_ITERATIONS + 1):  # noqa: B007 - logged below
-        mid = (lo + hi) / 2
-        attempt_model, attempt_reached = attempt(mid)
-        if attempt_reached <= target + TOLERANCE and attempt_reached >= below[2]:
-            below = (mid, attempt_model, attempt_reached)
-        if abs(attempt_reached - target) <= TOLERANCE:
-            ratio, pruned, reached = mid, attempt_model, attempt_reached
-            break
-        lo, hi = (mid, hi) if attempt_reached < target else (lo, mid)
-    else:
-        ratio, pruned, reached = below
-    topped_up = 0
-    if reached < target - TOLERANCE / 2:
-        # Narrow models have coarse per-layer steps (1 of 8 channels is 12.5%): remove the
-        # least important remaining filters one at a time until the target is reached.
-        pruned, reached, topped_up = _top_up(pruned, x, dense, target, ignored, model)
-    if abs(reached - target) > TOLERANCE:
-        raise ValueError(
-            f"structured pruning cannot reach sparsity {target:g} within {TOLERANCE:g} "
-            f"(closest {reached:.4f} at channel ratio {ratio:.4f})"
-        )
-    return pruned, {"channel_ratio": ratio, "solve_iterations": float(iterations),
-                    "extra_filters_removed": float(topped_up), "target_gap": reached - target}
-
-
-def _top_up(
     model: nn.Module,
-    x: torch.Tensor,
-    dense: int,
     target: float,
+    example_input: torch.Tensor,
     ignored: Sequence[nn.Module],
-    original: nn.Module,
-) -> tuple[nn.Module, float, int]:
-    """Greedily remove single filters, least L1 importance first (normalized per layer so
-    layers compare), skipping any removal that would overshoot the target's tolerance."""
-    imp = tp.importance.MagnitudeImportance(p=1)
-    removed = 0
-    reached = 1.0 - count_prunable(model) / dense
-    blocked: set[tuple[str, int]] = set()
-    while reached < target - TOLERANCE / 2:  # aim inside the band, not at its edge
-        graph = tp.DependencyGraph().build_dependency(model, example_inputs=x)
-        names = {id(m): n for n, m in model.named_modules()}
-        skip = _ignored_in(model, original, ignored)
-        candidates = []
-        for group in graph.get_all_groups(ignored_layers=skip,
-                                          root_module_types=(nn.Conv2d, nn.Linear)):
-            layer = group[0].dep.target.module
-            if layer.out_channels <= 1:
-                continue  # never empty a layer
-            scores = imp(group)
-            for idx in torch.argsort(scores).tolist():
-                if (names[id(layer)], idx) not in blocked:
-                    candidates.append((float(scores[idx]), names[id(layer)], idx))
-                    break
-        if not candidates:
-            break
-        _, layer_name, idx = min(candidates)
-        trial = copy.deepcopy(model)
-        layer = dict(trial.named_modules())[layer_name]
-        graph = tp.DependencyGraph().build_dependency(trial, example_inputs=x)
-        graph.get_pruning_group(layer, tp.prune_conv_out_channels, idxs=[idx]).prune()
-        now = 1.0 - count_prunable(trial) / dense
-        if now > target + TOLERANCE:
-            blocked.add((layer_name, idx))
-            continue
-        model, reached, removed = trial, now, removed + 1
-        blocked = set()  # indices shift after a removal
-    return model, reached, removed
+    options: ChannelOptions | None = None,
+) -> tuple[nn.Module, dict[str, float], ChannelPlan]:
+    """A copy of ``model`` with channels physically removed to parameter sparsity ``target``
+    (within 0.5 points), the facts to log, and the plan it followed."""
+    started = time.perf_counter()
+    plan = plan_channels(model, target, example_input, ignored, options or ChannelOptions())
+    pruned = apply_plan(model, plan, example_input)
+    info = plan.info(layer_widths(pruned, plan.groups))
+    reached = 1.0 - count_prunable(pruned) / plan.dense_params
+    info["target_gap"] = reached - target
+    info["prune_s"] = time.perf_counter() - started
+    return pruned, info, plan
+
+
+def apply_plan(model: nn.Module, plan: ChannelPlan, example_input: torch.Tensor) -> nn.Module:
+    """A copy of ``model`` (same architecture the plan was made on) with the plan's channels
+    removed; checks the parameter count the allocation predicted."""
+    pruned = copy.deepcopy(model).cpu().eval()
+    remove_channels(pruned, example_input[:1].cpu(), plan.groups, plan.removed)
+    expected = round((1.0 - plan.allocation.sparsity) * plan.dense_params)
+    if abs(count_prunable(pruned) - expected) > 1:
+        raise RuntimeError(f"channel surgery left {count_prunable(pruned)} prunable weights, "
+                           f"the allocation predicted {expected}")
+    return pruned

@@ -49,7 +49,7 @@ from trainables.dense_cache import DenseCache
 from trainables.engine import TrainingLoop, evaluate, pick_device
 from trainables.models import classifier_head
 from trainables.reporter import LocalReporter, Reporter, heartbeat_printer
-from trainables.retraining import retraining_schedule
+from trainables.retraining import LRSchedule, retraining_schedule
 from trainables.round_cache import RoundCache, RoundChain
 from trainables.runtime import TrialEnv
 
@@ -137,12 +137,21 @@ class _Trial:
             sparsity=self.method.round_sparsity(r), example_input=self.example,
             ignored_layers=[classifier_head(model)], dense_weights=self.cache.weights,
             generator=self.generator, steps_per_epoch=self.steps_per_epoch,
-            epochs=self.schedule.epochs,
+            epochs=self._schedule(r).epochs,
         )
 
-    def _loop(self, model: torch.nn.Module, masks: dict | None, recipe: Recipe) -> TrainingLoop:
+    def _schedule(self, r: int) -> LRSchedule:
+        """Round ``r``'s schedule: the retraining schedule, or a cosine of the method's own
+        length for rounds that train differently (group_norm's regularized round)."""
+        epochs = self.method.round_epochs(r, self.schedule.epochs)
+        if epochs == self.schedule.epochs:
+            return self.schedule
+        return LRSchedule.cosine(self.schedule.peak, epochs)
+
+    def _loop(self, model: torch.nn.Module, masks: dict | None, recipe: Recipe,
+              r: int) -> TrainingLoop:
         return TrainingLoop(model, self.splits, recipe, self.cfg.seed, self.device,
-                            schedule=self.schedule, method=self.method, masks=masks,
+                            schedule=self._schedule(r), method=self.method, masks=masks,
                             augment=self.cfg.dense.data.augment,
                             heartbeat=heartbeat_printer(self.reporter))
 
@@ -160,7 +169,8 @@ class _Trial:
         state, restored = self.reporter.restore(self._load_extra)
         n_rounds = self.method.rounds()
         # `prune-sweep status` shows "epoch k of n" from this (an upper bound: early stopping).
-        self.reporter.set_tags({"epochs_planned": n_rounds * self.schedule.epochs})
+        self.reporter.set_tags({"epochs_planned": sum(
+            self.method.round_epochs(r, self.schedule.epochs) for r in range(n_rounds))})
         if state is not None:
             self.rounds = list(state.get("rounds", []))
         if state is None or state.get("phase") == "round":
@@ -169,7 +179,7 @@ class _Trial:
         else:
             self.method.setup(n_rounds - 1, self._ctx(n_rounds - 1, self.dense))
             model = restored if restored is not None else self._fresh()
-            loop = self._loop(model, None, self.cfg.finetune)
+            loop = self._loop(model, None, self.cfg.finetune, n_rounds - 1)
             loop.load_state_dict(state["loop"])
             info = dict(state["info"])
         self._train_last_round(n_rounds - 1, loop, info)
@@ -214,11 +224,11 @@ class _Trial:
         self.method.setup(r, ctx)
         recipe = dataclasses.replace(self.cfg.finetune, patience=0)
         if resume is not None:
-            loop = self._loop(self._fresh(), None, recipe)
+            loop = self._loop(self._fresh(), None, recipe, r)
             loop.load_state_dict(resume["loop"])
         else:
             result = self.method.begin_round(r, model, masks, ctx)
-            loop = self._loop(result.model, result.masks, recipe)
+            loop = self._loop(result.model, result.masks, recipe, r)
         self.reporter.progress(f"round {r + 1}/{n_rounds}: training at "
                                f"{100 * self.method.round_sparsity(r):.1f}% sparsity")
         while not loop.done:
@@ -240,7 +250,7 @@ class _Trial:
         ctx = self._ctx(r, model)
         self.method.setup(r, ctx)
         result = self.method.begin_round(r, model, masks, ctx)
-        loop = self._loop(result.model, result.masks, self.cfg.finetune)
+        loop = self._loop(result.model, result.masks, self.cfg.finetune, r)
         info = dict(result.info)
         info["sparsity_at_prune"] = measured_sparsity(loop.model, self.dense_prunable)
         self.reporter.log_metrics({f"prune.{k}": v for k, v in info.items()})

@@ -133,6 +133,10 @@ class Method:
         """Target sparsity after round ``r`` (0-based) is set up."""
         return self.sparsity
 
+    def round_epochs(self, r: int, planned: int) -> int:
+        """Epochs round ``r`` trains; ``planned`` is the retraining schedule's length."""
+        return planned
+
     def dense_epochs_used(self, dense_epochs: int, rewind_epoch: int) -> int:
         """Dense epochs the result depends on (budget accounting): all of them for methods
         that start from or score the trained model."""
