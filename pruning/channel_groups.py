@@ -36,13 +36,16 @@ class ChannelGroup:
     producers: tuple[str, ...]  # layers whose output channels (filters) these are
     consumers: tuple[str, ...]  # layers that read them as input channels
     norms: tuple[str, ...]  # BatchNorm layers over them
+    # (producer, BatchNorm) pairs where the BatchNorm normalizes that producer's output.
+    normalized_by: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, object]) -> ChannelGroup:
         """From ``dataclasses.asdict`` output (a checkpointed method's state)."""
         return cls(name=str(raw["name"]), size=int(raw["size"]),  # type: ignore[call-overload]
                    producers=tuple(raw["producers"]), consumers=tuple(raw["consumers"]),
-                   norms=tuple(raw["norms"]))
+                   norms=tuple(raw["norms"]),
+                   normalized_by=tuple(tuple(p) for p in raw.get("normalized_by", ())))
 
 
 def _handler(dep: object) -> object:
@@ -61,7 +64,7 @@ def find_groups(
     graph: tp.DependencyGraph | None = None,
 ) -> list[ChannelGroup]:
     """Every channel group of ``model`` whose producers are Conv2d/Linear layers not in
-    ``ignored`` (the classifier: its outputs are the classes), in torch-pruning's order."""
+    ``ignored`` (the classifier: its outputs are the classes), in network order."""
     graph = graph if graph is not None else dependency_graph(model, example_input)
     names = {id(m): n for n, m in model.named_modules()}
     groups = []
@@ -79,10 +82,18 @@ def find_groups(
             if role is not None and name not in roles[role]:
                 roles[role].append(name)
         root = group[0].dep.target.module
+        modules = dict(model.named_modules())
+        pairs = []
+        for bn in roles["norm"]:
+            inputs = [names.get(id(i.module)) for i in graph.module2node[modules[bn]].inputs]
+            pairs += [(p, bn) for p in inputs if p in roles["out"]]
         groups.append(ChannelGroup(
             name=names[id(root)], size=len(group[0].idxs), producers=tuple(roles["out"]),
-            consumers=tuple(roles["in"]), norms=tuple(roles["norm"])))
-    return groups
+            consumers=tuple(roles["in"]), norms=tuple(roles["norm"]),
+            normalized_by=tuple(pairs)))
+    # Network order (torch-pruning's is not), so tables and figures read top to bottom.
+    position = {n: i for i, n in enumerate(names.values())}
+    return sorted(groups, key=lambda g: min(position[p] for p in g.producers))
 
 
 def excluded_groups(groups: Iterable[ChannelGroup], patterns: Sequence[str]) -> set[str]:
@@ -137,19 +148,26 @@ class ParamCounter:
         return total
 
 
-def zero_filters(model: nn.Module, groups: Sequence[ChannelGroup],
-                 removed: Mapping[str, Sequence[int]]) -> nn.Module:
-    """Zero, in place, the producers' filters (and biases) of the ``removed`` channels, and
-    nothing else: soft filter pruning's step, after which gradients still reach them."""
+def soft_zero(model: nn.Module, groups: Sequence[ChannelGroup],
+              removed: Mapping[str, Sequence[int]]) -> nn.Module:
+    """Soft filter pruning's step, in place: zero the producers' filters (and biases) of the
+    ``removed`` channels and their BatchNorm running means, nothing else. The channels then
+    output their BatchNorm shift, in training and in evaluation alike, and stay trainable:
+    gradients reach the filters wherever the shift lets the following ReLU pass them."""
     modules = dict(model.named_modules())
     by_name = {g.name: g for g in groups}
     with torch.no_grad():
         for name, idxs in removed.items():
+            if not len(idxs):
+                continue
             index = torch.as_tensor(list(idxs), dtype=torch.long)
-            for layer in by_name[name].producers:
-                for param in (modules[layer].weight, modules[layer].bias):
-                    if param is not None and len(index):
-                        param.index_fill_(0, index.to(param.device), 0.0)
+            g = by_name[name]
+            tensors = [t for layer in g.producers
+                       for t in (modules[layer].weight, modules[layer].bias)]
+            tensors += [getattr(modules[layer], "running_mean", None) for layer in g.norms]
+            for t in tensors:
+                if t is not None:
+                    t.index_fill_(0, index.to(t.device), 0.0)
     return model
 
 

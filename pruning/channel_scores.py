@@ -32,6 +32,22 @@ def l2_filter(model: nn.Module, group: ChannelGroup) -> torch.Tensor:
     return _filters(model, group.producers[0]).norm(p=2, dim=1)
 
 
+def l2_folded(model: nn.Module, group: ChannelGroup) -> torch.Tensor:
+    """The L2 norm of each filter with its BatchNorm folded in (the filter a deployed network
+    runs): ``||w|| * |gamma| / sqrt(running_var + eps)``; the plain L2 norm where no
+    BatchNorm follows. BatchNorm makes a filter's own scale meaningless, and hands a filter
+    zeroed by soft pruning a very large first gradient (its batch variance is 0), which
+    the plain norm would mistake for importance."""
+    producer = group.producers[0]
+    norm = _filters(model, producer).norm(p=2, dim=1)
+    bn = next((b for p, b in group.normalized_by if p == producer), None)
+    if bn is None:
+        return norm
+    layer = dict(model.named_modules())[bn]
+    scale = layer.weight.detach().abs().float() if layer.weight is not None else 1.0
+    return (norm * scale / torch.sqrt(layer.running_var.float() + layer.eps)).cpu()
+
+
 def fpgm(model: nn.Module, group: ChannelGroup) -> torch.Tensor:
     """He et al. 2019 ("Filter Pruning via Geometric Median"): each filter's summed Euclidean
     distance to the layer's other filters. Filters near the geometric median (small sums) are
@@ -79,6 +95,7 @@ def group_norm(model: nn.Module, group: ChannelGroup) -> torch.Tensor:
 CHANNEL_SCORES: dict[str, Callable[[nn.Module, ChannelGroup], torch.Tensor]] = {
     "l1_filter": l1_filter,
     "l2_filter": l2_filter,
+    "l2_folded": l2_folded,
     "fpgm": fpgm,
     "group_l1": group_l1,
     "group_norm": group_norm,

@@ -76,7 +76,7 @@ def test_channels_removed_to_the_target_and_equal_to_silencing(
                            for n in smaller)
     assert pruned.fc.out_features == 10
     # The same channels silenced in the dense network give the same function.
-    score = {"structured": "l1_filter", "sfp": "l2_filter"}.get(method, method)
+    score = {"structured": "l1_filter", "sfp": "l2_folded"}.get(method, method)
     plan = plan_channels(dense, sparsity, X, [dense.fc], ChannelOptions(score=score))
     silenced = silence(copy.deepcopy(dense), plan.groups, plan.removed)
     with torch.no_grad():

@@ -76,6 +76,25 @@ CASES = [
     ([*SMOKE, "--connect-timeout", "-1"], "--connect-timeout must be a positive number"),
     (["ui", "--port", "70000"], "--port 70000 is not a TCP port"),
     (["run", "--space", "{rewind_at_end}"], "lottery: no retraining epochs left"),
+    ([*SMOKE, "--methods", "structured", "--method-param", "structured.ratio=2"],
+     "--method-param structured: unknown parameter 'ratio' (known: allocation, round_to, "
+     "min_keep, exclude)"),
+    ([*SMOKE, "--methods", "fpgm", "--method-param", "fpgm.round_to=0"],
+     "--method-param fpgm.round_to: must be at least 1, got 0"),
+    ([*SMOKE, "--methods", "sfp", "--method-param", "sfp.allocation=best"],
+     "--method-param sfp.allocation: must be one of uniform, global, got 'best'"),
+    ([*SMOKE, "--methods", "group_norm", "--method-param", "group_norm.reg=0"],
+     "--method-param group_norm.reg: must be > 0, got 0"),
+    ([*SMOKE, "--methods", "structured", "--sparsities", "0.95", "--method-param",
+      "structured.exclude=[layer4.*]"],
+     "structured at sparsity 0.95: sparsity 0.95 cannot be reached by removing channels"),
+    ([*SMOKE, "--methods", "group_l1", "--method-param", "group_l1.exclude=[layer9.conv1]"],
+     "group_l1 at sparsity 0.5: exclude: 'layer9.conv1' names no Conv2d or Linear layer"),
+    (["sensitivity", "rewinding-smoke"],
+     "space 'rewinding-smoke' has no structured method (fpgm, group_l1, group_norm, sfp, "
+     "structured)"),
+    (["sensitivity", "smoke", "--ratios", "0.5,1"], "--ratios: 1 is outside (0, 1)"),
+    (["sensitivity", "nope"], "unknown space 'nope'"),
 ]
 
 
@@ -87,7 +106,7 @@ def test_bad_input_exits_2_with_one_line(
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     runs = tmp_path / "runs"
     argv = _space_files(argv, tmp_path)
-    if argv[0] in ("run", "resume", "status", "analyze"):
+    if argv[0] in ("run", "resume", "status", "analyze", "sensitivity"):
         argv = [*argv, "--runs-dir", str(runs)]
     code = main(argv)
     err = capsys.readouterr().err

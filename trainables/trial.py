@@ -295,7 +295,10 @@ class _Trial:
                                     self._ctx(self.method.rounds() - 1, model))
         if done is not None:
             model, structured = done.model, done.structured
-            info = {**info, **done.info}
+            # What finalizing cost (SFP's removal): the selected model's validation again.
+            _, val_after = evaluate(model, self.splits.val_x, self.splits.val_y, self.splits,
+                                    self.device, self.cfg.finetune.eval_batch_size)
+            info = {**info, **done.info, "val_acc_finalized": val_after}
         if self.rounds:
             self._log_round(len(self.rounds), {
                 "sparsity": measured_sparsity(model, self.dense_prunable),

@@ -1,4 +1,4 @@
-"""``prune-sweep``: run, status, analyze, ui, spaces. User errors: one line on stderr, exit 2."""
+"""``prune-sweep`` and its commands. User errors: one line on stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("rest", nargs=argparse.REMAINDER,
                         help="-- followed by a prune-sweep command, e.g. -- run --space paper")
 
+    from tune_app.sensitivity_command import add_parser as add_sensitivity
+
+    add_sensitivity(sub, _common)
+
     spaces = sub.add_parser("spaces", help="list the named search spaces")
     spaces.add_argument("--show", metavar="NAME", help="print one space fully resolved")
     return p
@@ -148,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tune_app import server_command
 
             return getattr(server_command, f"{args.command}_command")(args)
+        if args.command == "sensitivity":
+            from tune_app.sensitivity_command import sensitivity_command
+
+            return sensitivity_command(args)
         if args.command == "ui":
             return _ui(args)
         return _spaces(args)

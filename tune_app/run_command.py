@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 from search_spaces.loader import SpaceError, load, validate
 from search_spaces.spec import SweepSpec
@@ -136,21 +137,26 @@ def run_command(args: argparse.Namespace) -> int:
     from tune_app.cluster import preflight
 
     preflight(args.address, args.timeout_s)
-    _check_data(spec, paths, download=not args.no_download)
+    splits = _check_data(spec, paths, download=not args.no_download)
+    from tune_app.method_check import check_methods_on_model
+
+    check_methods_on_model(spec, splits.num_classes, splits.in_channels)
     from tune_app.execute import execute_sweep
 
     print_plan(spec)
     return execute_sweep(spec, paths, uri, args)
 
 
-def _check_data(spec: SweepSpec, paths: RunsLayout, download: bool) -> None:
-    """Load (and if needed download or generate) the data once, before any trial starts."""
+def _check_data(spec: SweepSpec, paths: RunsLayout, download: bool) -> Any:
+    """Load (and if needed download or generate) the data once, before any trial starts;
+    returns the splits of the first seed."""
     from trainables.data import DataUnavailableError, load_splits
 
     started = time.monotonic()
     try:
-        load_splits(spec.data, spec.seeds[0], paths.data_dir, download=download)
+        splits = load_splits(spec.data, spec.seeds[0], paths.data_dir, download=download)
     except (DataUnavailableError, ValueError) as exc:
         raise UserError(str(exc).splitlines()[0]) from None
     print(f"data {spec.data.name}: ready in {paths.data_dir} "
           f"({time.monotonic() - started:.1f}s)", flush=True)
+    return splits

@@ -20,11 +20,15 @@ class Sfp(ChannelMethod):
     retraining, the zeroed filters of the selected checkpoint are removed physically and the
     reported accuracy is that of the smaller network.
 
-    As in the paper only the filters are zeroed; their BatchNorm still adds a constant shift,
-    which removal drops, so the removed network can differ slightly from the last validated
-    one (the final test is run on the removed network)."""
+    Adapted to BatchNorm networks: the norm is that of the filter with its BatchNorm folded
+    in (``l2_folded``, the plain L2 norm where no BatchNorm follows): a zeroed filter sees a
+    batch variance of 0, BatchNorm scales its first gradient by 1/sqrt(eps), and its raw norm
+    would rank it the most important filter at the next epoch's end. Zeroing also resets the
+    BatchNorm running mean, so a zeroed channel outputs its BatchNorm shift in evaluation as
+    in training. Removal drops that constant, which is why the removed network is tested
+    again rather than assumed equal (``prune.val_acc_finalized`` beside ``best_val_acc``)."""
 
-    score = "l2_filter"
+    score = "l2_folded"
     # Trains at full size (zeroed filters); finalize returns the physically smaller network.
     structured = False
 
@@ -37,13 +41,13 @@ class Sfp(ChannelMethod):
 
     def _zero(self, model: Any) -> dict[str, list[int]]:
         from pruning.channel_allocation import lowest
-        from pruning.channel_groups import zero_filters
+        from pruning.channel_groups import soft_zero
         from pruning.channel_scores import CHANNEL_SCORES
 
         score = CHANNEL_SCORES[self.score]
         scores = {g.name: score(model, g) for g in self.groups if g.name in self.kept}
         chosen = lowest(scores, self.kept)
-        zero_filters(model, self.groups, chosen)
+        soft_zero(model, self.groups, chosen)
         return chosen
 
     def begin_round(self, r: int, model: Any, masks: dict[str, Any] | None,
