@@ -102,7 +102,7 @@ def test_every_structured_method_reaches_the_target_with_fewer_channels(sweep: d
     assert trials["group_norm"].data.metrics["epochs_trained"] == 1 + 2
     assert "prune.filters_switched" in trials["sfp"].data.metrics
     structured = trials["structured"]
-    assert structured.data.params["method.exclude"] == f"('{sweep['excluded']}',)"
+    assert json.loads(structured.data.params["method.exclude"]) == [sweep["excluded"]]
     assert structured.data.metrics["prune.groups_excluded"] == 1
 
 
