@@ -8,9 +8,10 @@ ResNet18 pruned to 90% parameter sparsity (``structured``, ``round_to`` 1 and 8)
 dense network: both run in one process, in alternating order, over repeated blocks; each
 block gives one throughput ratio and the spread over blocks is printed with the MAC ratio.
 ``--form`` picks how both networks run: ``eager`` (PyTorch as the trial measures it),
-``fused`` (BatchNorm folded into the convolutions, as deployment would) or ``frozen``
-(TorchScript freeze + optimize_for_inference). ``--profile`` prints where the time goes per
-layer type for the dense and the pruned network."""
+``fused`` (BatchNorm folded into the convolutions), ``deploy`` (the default, and what trials
+measure: ``pruning.measure.inference_form``, folded and channels-last, input included) or
+``frozen`` (TorchScript freeze + optimize_for_inference). ``--profile`` prints where the
+time goes per operator for the dense and the pruned network."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import time
 import torch
 from torch import nn
 
-from pruning.measure import count_macs, count_prunable
+from pruning.measure import count_macs, count_prunable, inference_form
 from pruning.surgery import ChannelOptions, prune_to_sparsity
 from trainables.models import build_model
 
@@ -61,6 +62,8 @@ def _form(model: nn.Module, form: str, x: torch.Tensor) -> nn.Module:
         return model
     if form == "fused":
         return _fold_bn(model)
+    if form == "deploy":
+        return inference_form(model, "cpu")
     with torch.no_grad():
         traced = torch.jit.trace(model, x)
         return torch.jit.optimize_for_inference(torch.jit.freeze(traced))
@@ -109,6 +112,8 @@ def throughput(blocks: int, iters: int, batch: int, form: str, profile: bool) ->
     """Pruned vs dense throughput at 90% parameter sparsity, width 1."""
     dense = _model(1.0)
     x = torch.randn(batch, 3, 32, 32)
+    if form == "deploy":
+        x = x.to(memory_format=torch.channels_last)
     macs_dense = count_macs(dense, X1)
     print(f"## Throughput at 90% parameter sparsity, width 1, batch {batch}, {form} form, "
           f"{torch.get_num_threads()} thread(s), torch {torch.__version__}\n")
@@ -154,7 +159,7 @@ def main() -> None:
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--form", choices=("eager", "fused", "frozen"), default="eager")
+    p.add_argument("--form", choices=("eager", "fused", "deploy", "frozen"), default="deploy")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--skip-prune-time", action="store_true")
     p.add_argument("--profile", action="store_true")

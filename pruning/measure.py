@@ -93,6 +93,21 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def inference_form(model: nn.Module, device: torch.device | str) -> nn.Module:
+    """A copy of ``model`` as it would be deployed for inference: evaluation mode, BatchNorm
+    folded into the preceding convolutions (torch.fx; left as is when the model cannot be
+    traced), channels-last memory format. Dense and pruned models are timed in this same
+    form, so their ratio is that of deployable networks, not of training-time modules."""
+    model = copy.deepcopy(model).eval()
+    try:
+        from torch.fx.experimental.optimization import fuse
+
+        model = fuse(model)
+    except Exception:  # noqa: BLE001 - untraceable models are timed unfused
+        pass
+    return model.to(device).to(memory_format=torch.channels_last)
+
+
 @torch.no_grad()
 def time_pair(
     dense: nn.Module,
@@ -103,13 +118,15 @@ def time_pair(
     repeats: int,
     device: torch.device | str,
 ) -> tuple[float, float]:
-    """Median milliseconds per forward of (dense, pruned), timed interleaved in one process.
+    """Median milliseconds per forward of (dense, pruned) in their inference form
+    (``inference_form``), timed interleaved in one process.
 
     Interleaving exposes both models to the same machine state (clock boosts, other load), so
     their ratio is meaningful even when absolute times drift."""
     device = torch.device(device)
-    models = [copy.deepcopy(m).to(device).eval() for m in (dense, pruned)]
-    x = torch.randn(batch_size, *input_shape, device=device)
+    models = [inference_form(m, device) for m in (dense, pruned)]
+    x = torch.randn(batch_size, *input_shape, device=device).to(
+        memory_format=torch.channels_last)
     for _ in range(max(1, warmup)):
         for m in models:
             m(x)
