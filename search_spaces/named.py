@@ -1,5 +1,6 @@
 """The built-in sweeps: smoke (CPU, minutes), quick (one GPU, hours), paper (the seed report
-with controls), rewinding (Renda et al. 2020 at equal budgets) and its CPU-sized variant."""
+with controls), rewinding (Renda et al. 2020 at equal budgets), filters (the structured family
+of the review, seed 002) and CPU-sized variants of the last two."""
 
 from __future__ import annotations
 
@@ -108,5 +109,44 @@ def rewinding_smoke() -> SweepSpec:
                     "2 retraining epochs, one seed",
         sparsities=(0.5, 0.8), seeds=(0,), data=_SMOKE_DATA, model=_SMOKE_MODEL,
         dense=Recipe(epochs=3, lr=0.1, batch_size=128, patience=0), rewind_epoch=1,
+        finetune=Recipe(epochs=2, lr=0.02, batch_size=128, patience=0), measure=_SMOKE_MEASURE,
+    )
+
+
+_FILTER_METHODS = ("structured", "group_l1", "fpgm", "sfp", "group_norm", "magnitude", "unpruned")
+
+
+@SPACES.register("filters")
+def filters() -> SweepSpec:
+    """The structured family the review (seed 002) compares: Li et al.'s L1 filters, group
+    L1, FPGM, soft filter pruning and group-norm regularization, at equal parameter sparsity
+    and equal fine-tuning epochs, beside unstructured magnitude and the unpruned control."""
+    return SweepSpec(
+        name="filters",
+        description="Structured family (structured, group_l1, fpgm, sfp, group_norm) + "
+                    "magnitude and unpruned, 4 sparsities x 3 seeds",
+        methods=_FILTER_METHODS,
+        sparsities=(0.3, 0.5, 0.7, 0.9),
+        seeds=(42, 123, 456),
+        data=DataConfig(name="cifar10"),
+        model=ModelConfig(name="resnet18", width=1.0),
+        dense=Recipe(epochs=160, lr=0.1, weight_decay=5e-4, patience=0),
+        rewind_epoch=2,
+        finetune=Recipe(epochs=40, lr=0.01, weight_decay=5e-4, patience=0),
+        equal_budget=True,
+        measure=MeasureConfig(warmup=10, repeats=50, throughput_batch=256),
+    )
+
+
+@SPACES.register("filters-smoke")
+def filters_smoke() -> SweepSpec:
+    """``filters`` at smoke scale for CPUs: width-1/8 ResNet18 on the smoke data, 2 dense and
+    2 fine-tuning epochs, one seed."""
+    return dataclasses.replace(
+        filters(), name="filters-smoke",
+        description="filters at CPU smoke scale: width 1/8, synthetic 2k images, 2 dense / 2 "
+                    "fine-tuning epochs, one seed",
+        sparsities=(0.5, 0.9), seeds=(0,), data=_SMOKE_DATA, model=_SMOKE_MODEL,
+        dense=Recipe(epochs=2, lr=0.1, batch_size=128, patience=0), rewind_epoch=1,
         finetune=Recipe(epochs=2, lr=0.02, batch_size=128, patience=0), measure=_SMOKE_MEASURE,
     )

@@ -194,10 +194,10 @@ def _spaces(args: argparse.Namespace) -> int:
         except SpaceError as exc:
             raise UserError(str(exc)) from None
         return 0
-    print(f"{'space':8} {'methods':>7} {'sparsities':>10} {'seeds':>5} {'grid':>5} "
+    print(f"{'space':15} {'methods':>7} {'sparsities':>10} {'seeds':>5} {'grid':>5} "
           f"{'trials':>6} {'dense':>5}  description")
     for name in search_spaces.space_names():
         s = search_spaces.load(name)
-        print(f"{name:8} {len(s.methods):7} {len(s.sparsities):10} {len(s.seeds):5} "
+        print(f"{name:15} {len(s.methods):7} {len(s.sparsities):10} {len(s.seeds):5} "
               f"{len(s.cells()):5} {s.trial_count():6} {len(s.seeds):5}  {s.description}")
     return 0
