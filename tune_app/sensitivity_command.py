@@ -100,11 +100,19 @@ def sensitivity_command(args: argparse.Namespace) -> int:
         splits = load_splits(spec.data, seed, paths.data_dir, download=not args.no_download)
     except (DataUnavailableError, ValueError) as exc:
         raise UserError(str(exc).splitlines()[0]) from None
-    model, baseline, evaluate, device = _baseline(spec, seed, splits, paths, args)
     import torch
 
+    from pruning.channel_groups import find_groups
     from pruning.sensitivity import layer_sensitivity, sensitive_layers
-    from trainables.models import classifier_head
+    from trainables.models import build_model, classifier_head
+
+    # Before any training: a model without channel groups has nothing to analyze.
+    probe = build_model(spec.model.name, num_classes=splits.num_classes,
+                        width=spec.model.width, in_channels=splits.in_channels).eval()
+    if not find_groups(probe, torch.zeros(1, splits.in_channels, 32, 32),
+                       [classifier_head(probe)]):
+        raise UserError(f"model {spec.model.name} has no layer whose filters can be removed")
+    model, baseline, evaluate, device = _baseline(spec, seed, splits, paths, args)
 
     print(f"pruning each layer alone at {', '.join(f'{r:g}' for r in ratios)} of its filters "
           f"({args.criterion}), evaluating {len(splits.val_y)} validation images on {device}",
