@@ -173,7 +173,7 @@ def test_param_counter_predicts_the_surgery_exactly() -> None:
 
 def test_sfp_zeroes_filters_that_gradients_can_revive_and_reselects_each_epoch() -> None:
     model = _model(0.25).train()
-    method = make_method("sfp", {}, 0.5)
+    method = make_method("sfp", {"hard_fraction": 0.0}, 0.5)  # the paper's schedule
     ctx = _ctx(model, 0.5)
     method.setup(0, ctx)
     method.begin_round(0, model, None, ctx)
@@ -225,3 +225,21 @@ def test_group_penalty_gradient_is_the_penalty_derivative() -> None:
     for n, p in model.named_parameters():
         torch.testing.assert_close(p.grad, expected[n], msg=n)
     assert any(float(p.grad.abs().sum()) > 0 for p in model.parameters())
+
+
+def test_sfp_hard_phase_fixes_and_silences_the_final_set() -> None:
+    model = _model(0.25).train()
+    method = make_method("sfp", {"hard_fraction": 0.25}, 0.5)
+    ctx = MethodContext(0.5, X[:1], [model.fc], lambda which: None, torch.Generator(), 10, 4)
+    method.setup(0, ctx)
+    assert method.begin_round(0, model, None, ctx).masks is None  # soft at first
+    assert method.end_epoch(1, model, None) is None
+    assert method.end_epoch(2, model, None) is None
+    assert not method.selectable(30)  # epochs 1-3 are soft or end soft
+    masks = method.end_epoch(3, model, None)  # the last soft zeroing fixes the set
+    gone = method.zeroed["layer2.0.conv1"]
+    assert not masks["layer2.0.conv1.weight"][gone].any()
+    for key in ("layer2.0.bn1.weight", "layer2.0.bn1.bias"):
+        assert not masks[key][gone].any()
+    assert masks["layer2.0.conv1.weight"].shape == model.layer2[0].conv1.weight.shape
+    assert method.end_epoch(4, model, None) is None and method.selectable(31)
