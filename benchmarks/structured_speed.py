@@ -61,30 +61,14 @@ def _form(model: nn.Module, form: str, x: torch.Tensor) -> nn.Module:
     if form == "eager":
         return model
     if form == "fused":
-        return _fold_bn(model)
+        from torch.fx.experimental.optimization import fuse
+
+        return fuse(model)
     if form == "deploy":
         return inference_form(model, "cpu")
     with torch.no_grad():
         traced = torch.jit.trace(model, x)
         return torch.jit.optimize_for_inference(torch.jit.freeze(traced))
-
-
-def _fold_bn(model: nn.Module) -> nn.Module:
-    """BatchNorm folded into the preceding convolution (eval-mode arithmetic unchanged)."""
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    def fold(parent: nn.Module) -> None:
-        names = list(parent._modules)
-        for a, b in zip(names, names[1:], strict=False):
-            conv, bn = parent._modules[a], parent._modules[b]
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                parent._modules[a] = fuse_conv_bn_eval(conv, bn)
-                parent._modules[b] = nn.Identity()
-        for child in parent.children():
-            fold(child)
-
-    fold(model)
-    return model
 
 
 @torch.no_grad()

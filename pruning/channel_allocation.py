@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 
 from pruning.channel_groups import ChannelGroup, ParamCounter
+from pruning.channel_method import ALLOCATIONS
 
-ALLOCATIONS = ("uniform", "global")
 TOLERANCE = 0.005  # half a percentage point of parameter sparsity
 _BISECTIONS = 60
 

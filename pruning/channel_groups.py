@@ -148,12 +148,11 @@ class ParamCounter:
         return total
 
 
-def soft_zero(model: nn.Module, groups: Sequence[ChannelGroup],
-              removed: Mapping[str, Sequence[int]]) -> nn.Module:
-    """Soft filter pruning's step, in place: zero the producers' filters (and biases) of the
-    ``removed`` channels and their BatchNorm running means, nothing else. The channels then
-    output their BatchNorm shift, in training and in evaluation alike, and stay trainable:
-    gradients reach the filters wherever the shift lets the following ReLU pass them."""
+def _zero_channels(model: nn.Module, groups: Sequence[ChannelGroup],
+                   removed: Mapping[str, Sequence[int]], norm_tensors: tuple[str, ...]
+                   ) -> nn.Module:
+    """Zero, in place, the producers' filters (and biases) of the ``removed`` channels and
+    the ``norm_tensors`` of the group's BatchNorm layers."""
     modules = dict(model.named_modules())
     by_name = {g.name: g for g in groups}
     with torch.no_grad():
@@ -162,13 +161,23 @@ def soft_zero(model: nn.Module, groups: Sequence[ChannelGroup],
                 continue
             index = torch.as_tensor(list(idxs), dtype=torch.long)
             g = by_name[name]
-            tensors = [t for layer in g.producers
-                       for t in (modules[layer].weight, modules[layer].bias)]
-            tensors += [getattr(modules[layer], "running_mean", None) for layer in g.norms]
+            tensors = [getattr(modules[layer], attr, None)
+                       for layer in g.producers for attr in ("weight", "bias")]
+            tensors += [getattr(modules[layer], attr, None)
+                        for layer in g.norms for attr in norm_tensors]
             for t in tensors:
                 if t is not None:
                     t.index_fill_(0, index.to(t.device), 0.0)
     return model
+
+
+def soft_zero(model: nn.Module, groups: Sequence[ChannelGroup],
+              removed: Mapping[str, Sequence[int]]) -> nn.Module:
+    """Soft filter pruning's step, in place: zero the producers' filters (and biases) of the
+    ``removed`` channels and their BatchNorm running means, nothing else. The channels then
+    output their BatchNorm shift, in training and in evaluation alike, and stay trainable:
+    gradients reach the filters wherever the shift lets the following ReLU pass them."""
+    return _zero_channels(model, groups, removed, ("running_mean",))
 
 
 def silence(model: nn.Module, groups: Sequence[ChannelGroup],
@@ -176,20 +185,7 @@ def silence(model: nn.Module, groups: Sequence[ChannelGroup],
     """Zero, in place, everything that writes the ``removed`` channels of each group: the
     producers' filters (and biases) and the BatchNorm scale and shift. The network then
     computes exactly what it computes with those channels physically removed."""
-    modules = dict(model.named_modules())
-    by_name = {g.name: g for g in groups}
-    with torch.no_grad():
-        for name, idxs in removed.items():
-            if not len(idxs):
-                continue
-            index = torch.as_tensor(list(idxs), dtype=torch.long)
-            g = by_name[name]
-            for layer in (*g.producers, *g.norms):
-                module = modules[layer]
-                for param in (getattr(module, "weight", None), getattr(module, "bias", None)):
-                    if param is not None:
-                        param.index_fill_(0, index.to(param.device), 0.0)
-    return model
+    return _zero_channels(model, groups, removed, ("weight", "bias"))
 
 
 def remove_channels(model: nn.Module, example_input: torch.Tensor,

@@ -103,12 +103,19 @@ def rewinding() -> SweepSpec:
 def rewinding_smoke() -> SweepSpec:
     """``rewinding`` at smoke scale for CPUs: width-1/8 ResNet18 on the smoke data, T = 3
     dense epochs, E = 2 retraining epochs, rewind to epoch 1, one seed."""
+    return _at_smoke_scale(
+        rewinding(), "rewinding-smoke",
+        "rewinding at CPU smoke scale: width 1/8, synthetic 2k images, 3 dense / 2 retraining "
+        "epochs, one seed", dense_epochs=3, sparsities=(0.5, 0.8))
+
+
+def _at_smoke_scale(spec: SweepSpec, name: str, description: str, dense_epochs: int,
+                    sparsities: tuple[float, ...]) -> SweepSpec:
+    """``spec`` on the smoke data and model, one seed, 2 retraining epochs, rewind epoch 1."""
     return dataclasses.replace(
-        rewinding(), name="rewinding-smoke",
-        description="rewinding at CPU smoke scale: width 1/8, synthetic 2k images, 3 dense / "
-                    "2 retraining epochs, one seed",
-        sparsities=(0.5, 0.8), seeds=(0,), data=_SMOKE_DATA, model=_SMOKE_MODEL,
-        dense=Recipe(epochs=3, lr=0.1, batch_size=128, patience=0), rewind_epoch=1,
+        spec, name=name, description=description, sparsities=sparsities, seeds=(0,),
+        data=_SMOKE_DATA, model=_SMOKE_MODEL,
+        dense=Recipe(epochs=dense_epochs, lr=0.1, batch_size=128, patience=0), rewind_epoch=1,
         finetune=Recipe(epochs=2, lr=0.02, batch_size=128, patience=0), measure=_SMOKE_MEASURE,
     )
 
@@ -142,11 +149,7 @@ def filters() -> SweepSpec:
 def filters_smoke() -> SweepSpec:
     """``filters`` at smoke scale for CPUs: width-1/8 ResNet18 on the smoke data, 2 dense and
     2 fine-tuning epochs, one seed."""
-    return dataclasses.replace(
-        filters(), name="filters-smoke",
-        description="filters at CPU smoke scale: width 1/8, synthetic 2k images, 2 dense / 2 "
-                    "fine-tuning epochs, one seed",
-        sparsities=(0.5, 0.9), seeds=(0,), data=_SMOKE_DATA, model=_SMOKE_MODEL,
-        dense=Recipe(epochs=2, lr=0.1, batch_size=128, patience=0), rewind_epoch=1,
-        finetune=Recipe(epochs=2, lr=0.02, batch_size=128, patience=0), measure=_SMOKE_MEASURE,
-    )
+    return _at_smoke_scale(
+        filters(), "filters-smoke",
+        "filters at CPU smoke scale: width 1/8, synthetic 2k images, 2 dense / 2 fine-tuning "
+        "epochs, one seed", dense_epochs=2, sparsities=(0.5, 0.9))
