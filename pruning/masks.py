@@ -81,21 +81,28 @@ class Masks:
 
     @torch.no_grad()
     def replace(self, new: dict[str, torch.Tensor],
-                optimizer: torch.optim.Optimizer | None = None) -> tuple[int, int]:
-        """Install ``new`` masks; returns (weights newly pruned, weights regrown)."""
+                optimizer: torch.optim.Optimizer | None = None,
+                grown: dict[str, torch.Tensor] | None = None) -> tuple[int, int]:
+        """Install ``new`` masks; returns (weights newly pruned, weights regrown).
+
+        ``grown`` names the positions that restart from zero (default: those newly kept); a
+        position in it that was kept before counts as pruned and regrown (dynamic sparse
+        training may regrow a connection in the update that dropped it)."""
         pruned = regrown = 0
         for i, (name, param) in enumerate(zip(self.names, self._params, strict=True)):
             keep = new[name].to(param.device, torch.bool)
-            changed = keep ^ self._keep[i]
-            if not bool(changed.any()):
+            fresh = keep & ~self._keep[i] if grown is None else \
+                grown[name].to(param.device, torch.bool) & keep
+            reset = (keep ^ self._keep[i]) | fresh
+            if not bool(reset.any()):
                 continue
-            pruned += int((self._keep[i] & ~keep).sum())
-            regrown += int((keep & ~self._keep[i]).sum())
-            param[changed] = 0
+            pruned += int((self._keep[i] & ~keep).sum()) + int((self._keep[i] & fresh).sum())
+            regrown += int(fresh.sum())
+            param[reset] = 0
             state = optimizer.state.get(param, {}) if optimizer is not None else {}
             for value in state.values():
                 if torch.is_tensor(value) and value.shape == param.shape:
-                    value[changed] = 0  # momentum (and any per-weight state) starts afresh
+                    value[reset] = 0  # momentum (and any per-weight state) starts afresh
             self._keep[i] = keep
             self._keep_f[i] = torch.empty_like(param).copy_(keep)
         return pruned, regrown

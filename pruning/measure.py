@@ -125,13 +125,15 @@ def time_pair(
     their ratio is meaningful even when absolute times drift."""
     device = torch.device(device)
     models = [inference_form(m, device) for m in (dense, pruned)]
-    return _time_forms(models, input_shape, batch_size, warmup, repeats, device)
+    return time_prepared(models, input_shape, batch_size, warmup, repeats, device)
 
 
 @torch.no_grad()
-def _time_forms(models: list[nn.Module], input_shape: tuple[int, int, int], batch_size: int,
+def time_prepared(models: list[nn.Module], input_shape: tuple[int, int, int], batch_size: int,
                 warmup: int, repeats: int, device: torch.device) -> tuple[float, float]:
-    """``time_pair`` on models already in their inference form."""
+    """Median milliseconds per forward of each model, as given (already in the form to time:
+    ``inference_form``, or ``pruning.sparse_exec.sparse_inference``), timed interleaved on
+    one channels-last input."""
     x = torch.randn(batch_size, *input_shape, device=device).to(
         memory_format=torch.channels_last)
     for _ in range(max(1, warmup)):
@@ -162,8 +164,8 @@ def measure_efficiency(
     """Latency at batch 1, throughput at ``throughput_batch``, MACs, and their ratios."""
     device = torch.device(device)
     forms = [inference_form(m, device) for m in (dense, pruned)]
-    d1, p1 = _time_forms(forms, input_shape, 1, warmup, repeats, device)
-    dt, pt = _time_forms(forms, input_shape, throughput_batch, warmup, repeats, device)
+    d1, p1 = time_prepared(forms, input_shape, 1, warmup, repeats, device)
+    dt, pt = time_prepared(forms, input_shape, throughput_batch, warmup, repeats, device)
     example = torch.zeros(1, *input_shape)
     macs, macs_dense = count_macs(pruned, example), count_macs(dense, example)
     return {

@@ -30,3 +30,11 @@ def geometric_rounds(target: float, rate: float) -> list[float]:
         return []
     n = max(1, math.ceil(math.log(1.0 - target) / math.log(1.0 - rate) - _EPS))
     return [1.0 - (1.0 - rate) ** r for r in range(1, n)] + [target]
+
+
+def cosine_decay(step: int, end: int, initial: float) -> float:
+    """RigL's drop fraction (Evci et al. 2020, eq. 1): initial / 2 * (1 + cos(pi * t / end))
+    from ``initial`` at step 0 down to 0 at ``end``, 0 after it."""
+    if step >= end:
+        return 0.0
+    return initial / 2.0 * (1.0 + math.cos(math.pi * step / end))

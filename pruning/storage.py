@@ -2,6 +2,10 @@
 
 * sparse (unstructured): per tensor, a packed keep-bitmask plus the nonzero values, or the
   plain tensor when that is smaller (BatchNorm, dense layers);
+* csr: per Conv2d / Linear weight (viewed as out x in*kh*kw), compressed sparse rows (row
+  pointers, column indices, values; ``torch.sparse_csr``'s layout) with fp32 values (exact) or
+  fp16 (half the bytes, within fp16 rounding); column indices in int16 where they fit;
+  BatchNorm, biases and anything denser as plain tensors;
 * structured: the smaller dense network's state dict plus every layer's shape, rebuilt by
   resizing a fresh model's layers (never by unpickling a module).
 
@@ -10,6 +14,7 @@ Files are written to a temporary name and renamed into place."""
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -72,6 +77,58 @@ def save_sparse(state: dict[str, torch.Tensor], path: str | Path) -> int:
 def load_sparse(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a sparse-format file back into a state dict."""
     return decode_sparse(torch.load(path, map_location="cpu", weights_only=True))
+
+
+VALUE_DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
+
+
+def encode_csr(state: dict[str, torch.Tensor], values: str = "fp32") -> dict[str, Any]:
+    """CSR per weight of two or more dimensions where that is smaller than the dense tensor;
+    everything else (and any tensor fp16 cannot hold) dense and exact."""
+    if values not in VALUE_DTYPES:
+        raise ValueError(f"CSR values must be one of {', '.join(VALUE_DTYPES)}, got {values!r}")
+    dtype = VALUE_DTYPES[values]
+    out: dict[str, Any] = {FORMAT_KEY: "csr-v1", "values": values, "tensors": {}}
+    for name, t in state.items():
+        t = t.detach().cpu()
+        entry: dict[str, Any] = {"dense": t.clone()}
+        if t.is_floating_point() and t.dim() >= 2 and t.numel() > 0:
+            rows = t.reshape(t.shape[0], -1)
+            with warnings.catch_warnings():  # "sparse CSR support is in beta"
+                warnings.simplefilter("ignore", UserWarning)
+                csr = rows.to_sparse_csr()
+            vals = csr.values().to(dtype)
+            index = torch.int16 if rows.shape[1] <= torch.iinfo(torch.int16).max else torch.int32
+            sparse = {"shape": list(t.shape),
+                      "crow": csr.crow_indices().to(torch.int32),
+                      "col": csr.col_indices().to(index), "values": vals}
+            size = sum(v.numel() * v.element_size() for k, v in sparse.items() if k != "shape")
+            if bool(torch.isfinite(vals).all()) and size < t.numel() * t.element_size():
+                entry = sparse
+        out["tensors"][name] = entry
+    return out
+
+
+def decode_csr(data: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Inverse of ``encode_csr``: exact for fp32 values, within fp16 rounding for fp16."""
+    state = {}
+    for name, entry in data["tensors"].items():
+        if "dense" in entry:
+            state[name] = entry["dense"]
+            continue
+        shape = entry["shape"]
+        rows, cols = shape[0], int(np.prod(shape[1:]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            csr = torch.sparse_csr_tensor(entry["crow"].long(), entry["col"].long(),
+                                          entry["values"].float(), size=(rows, cols))
+            state[name] = csr.to_dense().view(shape)
+    return state
+
+
+def save_csr(state: dict[str, torch.Tensor], path: str | Path, values: str = "fp32") -> int:
+    """Write a state dict in the CSR format; returns the file's size in bytes."""
+    return _atomic_save(encode_csr(state, values), path)
 
 
 def layer_shapes(model: nn.Module) -> dict[str, list[int]]:
@@ -141,14 +198,43 @@ def save_compact(model: nn.Module, path: str | Path, structured: bool) -> int:
     return save_sparse(model.state_dict(), path)
 
 
+def save_model(model: nn.Module, path: str | Path, structured: bool, fmt: str = "auto",
+               values: str = "fp32") -> tuple[dict[str, int], str]:
+    """Save a pruned model's artifact at ``path``: a structured model as shapes + state dict;
+    a masked one as bitmask and as CSR (``values`` fp32 or fp16), keeping ``fmt`` (``auto``:
+    the smaller). Returns the sizes (``size_bytes_bitmask``, ``size_bytes_csr``,
+    ``size_bytes_compact`` = the file kept) and the format kept (``structured``, ``sparse``
+    (bitmask) or ``csr``)."""
+    path = Path(path)
+    if structured:
+        if fmt == "csr":
+            raise ValueError("CSR stores masked weights; a structured model is saved as its "
+                             "smaller dense network")
+        size = save_structured(model, path)
+        return {"size_bytes_compact": size}, "structured"
+    state = model.state_dict()
+    files = {"sparse": path.with_name(f".{path.name}.bitmask"),
+             "csr": path.with_name(f".{path.name}.csr")}
+    sizes = {"sparse": save_sparse(state, files["sparse"]),
+             "csr": save_csr(state, files["csr"], values)}
+    kind = {"bitmask": "sparse", "csr": "csr"}.get(fmt) or min(sizes, key=sizes.__getitem__)
+    os.replace(files[kind], path)
+    for other, f in files.items():
+        if other != kind:
+            f.unlink()
+    return {"size_bytes_bitmask": sizes["sparse"], "size_bytes_csr": sizes["csr"],
+            "size_bytes_compact": sizes[kind]}, kind
+
+
 def load_compact(path: str | Path, build_fresh: Callable[[], nn.Module]) -> nn.Module:
-    """Load either compact format (the file says which) into a model ready for inference."""
+    """Load any compact format (the file says which) into a model ready for inference."""
     data = torch.load(path, map_location="cpu", weights_only=True)
     kind = data.get(FORMAT_KEY) if isinstance(data, dict) else None
     if kind == "structured-v1":
         return _rebuild(data, build_fresh)
-    if kind == "sparse-v1":
+    if kind in ("sparse-v1", "csr-v1"):
         model = build_fresh()
-        model.load_state_dict(decode_sparse(data), strict=True)
+        decode = decode_sparse if kind == "sparse-v1" else decode_csr
+        model.load_state_dict(decode(data), strict=True)
         return model.eval()
     raise ValueError(f"{path}: not a prune-sweep compact model file")

@@ -23,6 +23,7 @@ from search_spaces.spec import (
     SweepSpec,
     method_recipes,
 )
+from trainables.config import SAVE_FORMATS, SAVE_VALUES
 
 
 class SpaceError(ValueError):
@@ -247,6 +248,7 @@ def validate(spec: SweepSpec, known_methods: Iterable[str], known_datasets: Iter
     if not 0 <= spec.rewind_epoch <= spec.dense.epochs:
         raise SpaceError(f"rewind_epoch: must be within 0..dense.epochs ({spec.dense.epochs})")
     _check_methods(spec)
+    _check_save(spec)
 
 
 def _only_controls(spec: SweepSpec) -> bool:
@@ -268,6 +270,22 @@ def _check_methods(spec: SweepSpec) -> None:
             cls.check(params, budget)
         except ValueError as exc:
             raise SpaceError(str(exc)) from None
+
+
+def _check_save(spec: SweepSpec) -> None:
+    """A known format and value type; CSR only where every method leaves a masked model."""
+    if spec.save.format not in SAVE_FORMATS:
+        raise SpaceError(f"save.format: must be one of {', '.join(SAVE_FORMATS)}, got "
+                         f"{spec.save.format!r}")
+    if spec.save.values not in SAVE_VALUES:
+        raise SpaceError(f"save.values: must be one of {', '.join(SAVE_VALUES)}, got "
+                         f"{spec.save.values!r}")
+    if spec.save.format == "csr":
+        structured = [m for m in spec.methods if method_class(m).structured]
+        if structured:
+            raise SpaceError(f"save.format: csr stores masked weights, but {', '.join(structured)} "
+                             "remove channels and save a smaller dense network; use format auto "
+                             "(CSR or bitmask for masked models, whichever is smaller)")
 
 
 def _check_recipe(where: str, recipe: Any) -> None:

@@ -1,6 +1,7 @@
 """The built-in sweeps: smoke (CPU, minutes), quick (one GPU, hours), paper (the seed report
 with controls), rewinding (Renda et al. 2020 at equal budgets), filters (the structured family
-of the review, seed 002) and CPU-sized variants of the last two."""
+of the review, seed 002), dynamic (sparse training from scratch, seed 003) and CPU-sized
+variants of the last three."""
 
 from __future__ import annotations
 
@@ -153,3 +154,39 @@ def filters_smoke() -> SweepSpec:
         filters(), "filters-smoke",
         "filters at CPU smoke scale: width 1/8, synthetic 2k images, 2 dense / 2 fine-tuning "
         "epochs, one seed", dense_epochs=2, sparsities=(0.5, 0.9))
+
+
+_DYNAMIC_METHODS = ("dsr", "set", "rigl", "magnitude", "gmp", "random", "unpruned")
+
+
+@SPACES.register("dynamic")
+def dynamic() -> SweepSpec:
+    """Dynamic sparse training (seed 003): DSR, SET and RigL train sparse from theta_0 for
+    the dense run's epochs, beside one-shot magnitude, gradual magnitude, the random mask and
+    the unpruned control, each on its own budget (``epochs_total`` in the report: the sparse
+    trainers use T epochs, the others T plus their retraining)."""
+    return SweepSpec(
+        name="dynamic",
+        description="Dynamic sparse training (dsr, set, rigl) beside magnitude, gmp, random "
+                    "and unpruned, 3 sparsities x 3 seeds",
+        methods=_DYNAMIC_METHODS,
+        sparsities=(0.8, 0.9, 0.95),
+        seeds=(42, 123, 456),
+        data=DataConfig(name="cifar10"),
+        model=ModelConfig(name="resnet18", width=1.0),
+        dense=Recipe(epochs=160, lr=0.1, weight_decay=5e-4, patience=0),
+        rewind_epoch=2,
+        finetune=Recipe(epochs=40, lr=0.01, weight_decay=5e-4, patience=0),
+        measure=MeasureConfig(warmup=10, repeats=50, throughput_batch=256),
+    )
+
+
+@SPACES.register("dynamic-smoke")
+def dynamic_smoke() -> SweepSpec:
+    """``dynamic`` at smoke scale for CPUs: dsr, set and rigl beside magnitude and the
+    unpruned control, width 1/8, 3 dense epochs (the sparse trainers' budget), one seed."""
+    return dataclasses.replace(_at_smoke_scale(
+        dynamic(), "dynamic-smoke",
+        "dynamic at CPU smoke scale: dsr, set, rigl, magnitude, unpruned; width 1/8, synthetic "
+        "2k images, 3 dense / 2 retraining epochs, one seed", dense_epochs=3,
+        sparsities=(0.9,)), methods=("dsr", "set", "rigl", "magnitude", "unpruned"))

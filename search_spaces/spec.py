@@ -14,6 +14,7 @@ from trainables.config import (
     MeasureConfig,
     ModelConfig,
     Recipe,
+    SaveConfig,
     TrialConfig,
     replace_dotted,
 )
@@ -88,6 +89,7 @@ class SweepSpec:
     finetune: Recipe = field(default_factory=lambda: Recipe(epochs=100, lr=0.01, patience=10))
     method_recipes: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     measure: MeasureConfig = field(default_factory=MeasureConfig)
+    save: SaveConfig = field(default_factory=SaveConfig)
     search: SearchSpec | None = None
     # Per (method, sparsity) fine-tuning overrides, e.g. the best values of a search sweep.
     cell_recipes: tuple[tuple[str, float, tuple[tuple[str, Any], ...]], ...] = ()
@@ -144,7 +146,8 @@ class SweepSpec:
                 finetune = dataclasses.replace(finetune, **dict(overrides))
         return TrialConfig(
             dense=self.dense_config(cell.seed), method=cell.method, sparsity=cell.sparsity,
-            finetune=finetune, measure=self.measure, method_params=self.params_for(cell.method),
+            finetune=finetune, measure=self.measure, save=self.save,
+            method_params=self.params_for(cell.method),
         )
 
     def with_overrides(self, overrides: dict[str, Any]) -> SweepSpec:

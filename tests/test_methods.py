@@ -128,7 +128,7 @@ def test_a_mask_changed_by_a_hook_is_respected_by_the_next_optimizer_step() -> N
     assert method.checks == {"weights_zero": True, "momentum_zero": True,
                              "pruned_stay_zero": True, "regrown_trained": True}
     half = model.conv1.weight.numel() // 2
-    assert loop.mask_changes == {"pruned": half, "regrown": half}
+    assert loop.mask_changes == {"pruned": half, "regrown": half, "updates": 1}
 
 
 def test_names_and_parameters_check_without_importing_torch() -> None:

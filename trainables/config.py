@@ -52,11 +52,28 @@ class Recipe:
 
 @dataclass(frozen=True)
 class MeasureConfig:
-    """How latency is timed: warm-up calls, timed repeats, and the throughput batch size."""
+    """How latency is timed: warm-up calls, timed repeats, the throughput batch size, and
+    whether masked models are also timed on sparse (CSR) kernels."""
 
     warmup: int = 3
     repeats: int = 20
     throughput_batch: int = 64
+    sparse_kernels: bool = True
+
+
+@dataclass(frozen=True)
+class SaveConfig:
+    """How a masked (unstructured) model's artifact is stored: ``format`` ``auto`` (the
+    smaller of bitmask and CSR), ``bitmask`` or ``csr``; ``values`` of CSR ``fp32`` (exact) or
+    ``fp16`` (half the bytes, rounded). Structured models always save their smaller dense
+    network."""
+
+    format: str = "auto"
+    values: str = "fp32"
+
+
+SAVE_FORMATS = ("auto", "bitmask", "csr")
+SAVE_VALUES = ("fp32", "fp16")
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,7 @@ class TrialConfig:
     # optimizer settings, resolved by ``SweepSpec.trial_config``; see trainables.retraining.
     finetune: Recipe = field(default_factory=lambda: Recipe(epochs=100, lr=0.01, patience=10))
     measure: MeasureConfig = field(default_factory=MeasureConfig)
+    save: SaveConfig = field(default_factory=SaveConfig)
     # The method's parameters as sorted (name, value) pairs; only those set, defaults implied.
     method_params: tuple[tuple[str, Any], ...] = ()
 

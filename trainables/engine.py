@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -152,7 +153,9 @@ class TrainingLoop:
         self.best_epoch = 0
         self.bad_epochs = 0
         self.best_state = self._snapshot()
-        self.mask_changes = {"pruned": 0, "regrown": 0}
+        self.mask_changes = {"pruned": 0, "regrown": 0, "updates": 0}
+        # (step, pruned, regrown) of every mask update since the caller last took them.
+        self.updates: list[tuple[int, int, int]] = []
 
     @property
     def epochs(self) -> int:
@@ -170,14 +173,23 @@ class TrainingLoop:
         masks = self.masks.cpu() if self.masks is not None else None
         return {"model": copy.deepcopy(self.model.state_dict()), "masks": masks}
 
-    def _install(self, new: dict[str, torch.Tensor]) -> None:
+    def _install(self, new: Any) -> None:
+        """Install new masks: a dict of masks, or a ``MaskUpdate`` naming the regrown ones."""
+        masks, grown = (new.masks, new.grown) if hasattr(new, "grown") else (new, None)
         if self.masks is None:
-            self.masks = Masks(self.model, new)
+            self.masks = Masks(self.model, masks)
             self.masks.apply()
             return
-        pruned, regrown = self.masks.replace(new, self.optimizer)
+        pruned, regrown = self.masks.replace(masks, self.optimizer, grown)
         self.mask_changes["pruned"] += pruned
         self.mask_changes["regrown"] += regrown
+        self.mask_changes["updates"] = self.mask_changes.get("updates", 0) + 1
+        self.updates.append((self.step, pruned, regrown))
+
+    def take_updates(self) -> list[tuple[int, int, int]]:
+        """(step, pruned, regrown) of the mask updates since the last call."""
+        out, self.updates = self.updates, []
+        return out
 
     def _current_masks(self) -> dict[str, torch.Tensor] | None:
         return self.masks.as_dict() if self.masks is not None else None

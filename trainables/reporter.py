@@ -6,7 +6,7 @@ optionally checkpoints in a directory so an interrupted call continues)."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,8 +27,11 @@ class Reporter(Protocol):
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Record facts about the run (device...)."""
 
-    def log_epoch(self, step: int, metrics: Mapping[str, float]) -> None:
-        """Per-epoch curve point; a step already recorded (a resumed run) is skipped."""
+    def log_epoch(self, step: int, metrics: Mapping[str, float],
+                  series: Sequence[tuple[int, Mapping[str, float]]] = ()) -> None:
+        """Per-epoch curve point, with ``series``: (step, metrics) recorded in the same epoch
+        at steps of their own (mask updates); an epoch already recorded (a resumed run) is
+        skipped."""
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
         """Record metrics at ``step``."""
@@ -94,9 +97,12 @@ class LocalReporter:
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self.tags.update(tags)
 
-    def log_epoch(self, step: int, metrics: Mapping[str, float]) -> None:
+    def log_epoch(self, step: int, metrics: Mapping[str, float],
+                  series: Sequence[tuple[int, Mapping[str, float]]] = ()) -> None:
         if step <= self.last_step:
             return
+        for at, values in series:
+            self.log_metrics(values, at)
         self.log_metrics(metrics, step)
         self.last_step = step
 

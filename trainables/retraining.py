@@ -5,8 +5,9 @@ Every schedule is a cosine over *positions* of a schedule that may be longer tha
 fine-tuning runs its own cosine from its own learning rate; learning-rate rewinding replays the
 dense schedule's last E epochs (positions T - E .. T, Renda et al. 2020); weight rewinding
 replays it from the rewind epoch k (positions k .. T, Frankle et al. 2020), over T - k epochs,
-or stretched over E epochs when a space asks for equal budgets. All of them end at position T
-of their cosine, so every run anneals to zero. Plain math, no torch."""
+or stretched over E epochs when a space asks for equal budgets; training from init (dynamic
+sparse training) runs the whole dense recipe again, T epochs (E with equal budgets). All of
+them end at position T of their cosine, so every run anneals to zero. Plain math, no torch."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from trainables.config import Recipe, TrialConfig
 
-KINDS = ("finetune", "lr_rewind", "weight_rewind")
+KINDS = ("finetune", "lr_rewind", "weight_rewind", "from_init")
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,15 @@ class LRSchedule:
 def retraining_recipe(dense: Recipe, finetune: Recipe, kind: str, rewind_epoch: int,
                       equal_budget: bool) -> Recipe:
     """The recipe a method retrains with, before its own overrides: the fine-tuning recipe,
-    or for rewinding the dense recipe's optimizer settings with the fine-tuning recipe's
-    early stopping; weight rewinding trains the rest of the dense schedule (T - k epochs)
-    unless budgets are equal, then every method trains ``finetune.epochs``."""
+    or for rewinding and training from init the dense recipe's optimizer settings with the
+    fine-tuning recipe's early stopping; weight rewinding trains the rest of the dense
+    schedule (T - k epochs), training from init all of it (T), unless budgets are equal,
+    then every method trains ``finetune.epochs``."""
     if kind == "finetune":
         return finetune
     if kind not in KINDS:
         raise ValueError(f"unknown retraining {kind!r} (known: {', '.join(KINDS)})")
-    epochs = dense.epochs - rewind_epoch
+    epochs = dense.epochs - (0 if kind == "from_init" else rewind_epoch)
     if kind == "lr_rewind" or equal_budget:
         epochs = finetune.epochs
     return dataclasses.replace(dense, epochs=epochs, patience=finetune.patience,
@@ -64,7 +66,7 @@ def retraining_recipe(dense: Recipe, finetune: Recipe, kind: str, rewind_epoch: 
 def retraining_schedule(cfg: TrialConfig, kind: str) -> LRSchedule:
     """The learning-rate schedule of a trial's retraining (its epochs: ``cfg.finetune``)."""
     ft, total, k = cfg.finetune, cfg.dense.recipe.epochs, cfg.dense.rewind_epoch
-    if kind == "finetune":
+    if kind in ("finetune", "from_init"):
         return LRSchedule.cosine(ft.lr, ft.epochs)
     if kind == "lr_rewind":
         return LRSchedule(ft.lr, total, float(total - ft.epochs), float(total), ft.epochs)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +89,18 @@ class TrackedRun:
         """Set tags in one call."""
         self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
-    def log_epoch(self, step: int, metrics: Mapping[str, float]) -> None:
-        """Per-epoch metrics at ``step``; skipped when that step is already recorded."""
+    def log_epoch(self, step: int, metrics: Mapping[str, float],
+                  series: Sequence[tuple[int, Mapping[str, float]]] = ()) -> None:
+        """Per-epoch metrics at ``step``, and ``series`` (metrics at steps of their own, such
+        as mask updates at optimizer steps, that belong to this epoch); all skipped when that
+        epoch is already recorded."""
         if step <= self.last_step:
             return
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, at) for at, values in series
+                 for k, v in values.items() if v is not None]
+        for i in range(0, len(items), _BATCH):
+            self.client.log_batch(self.run_id, metrics=items[i : i + _BATCH])
         self.log_metrics(metrics, step)
         self.last_step = step
 

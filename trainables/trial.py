@@ -41,7 +41,7 @@ from pruning.measure import (
 )
 from pruning.methods import Method, make_method
 from pruning.methods.base import MethodContext
-from pruning.storage import load_structured, save_compact, save_structured
+from pruning.storage import load_structured, save_model, save_structured
 from trainables.config import Recipe, TrialConfig, flatten, to_dict
 from trainables.data import load_splits
 from trainables.dense import build_dense_model
@@ -268,12 +268,54 @@ class _Trial:
             if self.method.structured else None
         while not loop.done:
             res = loop.run_epoch()
-            self.reporter.log_epoch(res.epoch, res.metrics())
+            self.reporter.log_epoch(res.epoch, {**res.metrics(), **self._mask_metrics(loop)},
+                                    self._update_series(loop))
             self.reporter.checkpoint(
                 {**res.metrics(), **res.speed(), "epoch": res.epoch,
                  "epochs_left": loop.epochs - loop.epoch},
                 {"phase": "final", "round": r, "loop": loop.state_dict(), "info": info,
                  "rounds": self.rounds}, extra)
+
+    @staticmethod
+    def _mask_metrics(loop: TrainingLoop) -> dict[str, float]:
+        """The sparsity schedule as it ran: the masks' sparsity after each epoch."""
+        if loop.masks is None:
+            return {}
+        return {"mask_sparsity": mask_sparsity(loop.masks.as_dict())}
+
+    def _update_series(self, loop: TrainingLoop) -> list[tuple[int, dict[str, float]]]:
+        """A dynamic method's mask updates of the epoch, at their optimizer steps."""
+        updates = loop.take_updates()
+        if not self.method.dynamic:
+            return []
+        return [(step, {"dst.pruned": pruned, "dst.regrown": regrown})
+                for step, pruned, regrown in updates]
+
+    def _time_sparse(self, model: torch.nn.Module, dense: dict[str, float]
+                     ) -> dict[str, float]:
+        """The masked model on CSR kernels (``pruning.sparse_exec``, layers autotuned for
+        each batch size) against the dense model, timed like ``measure_efficiency``;
+        ``speedup_sparse`` only where the sparse path is faster (DESIGN.md: no speedup that
+        was not measured)."""
+        from pruning.measure import inference_form, time_prepared
+        from pruning.sparse_exec import sparse_inference
+
+        m, shape, cpu = self.cfg.measure, (self.splits.in_channels, 32, 32), torch.device("cpu")
+        dense = inference_form(self.dense, cpu)
+        out: dict[str, float] = {}
+        for batch, key in ((1, "b1"), (m.throughput_batch, "throughput")):
+            fast, plan = sparse_inference(model, shape, batch)
+            dense_ms, sparse_ms = time_prepared([dense, fast], shape, batch, m.warmup,
+                                                m.repeats, cpu)
+            out[f"sparse_layers_csr_{key}"] = len(plan.csr)
+            if key == "b1":
+                out["latency_ms_b1_sparse"] = sparse_ms
+            else:
+                out["throughput_sparse"] = batch / (sparse_ms / 1000.0)
+            if dense_ms > sparse_ms:
+                name = "speedup_sparse" if key == "b1" else "speedup_sparse_throughput"
+                out[name] = dense_ms / sparse_ms
+        return out
 
     def _budget(self, loop: TrainingLoop) -> dict[str, float]:
         """Training the result cost (DESIGN.md section 9), after pruning and in total."""
@@ -285,6 +327,10 @@ class _Trial:
                "stopped_lr": loop.lr}
         if self.rounds:
             out.update({"rounds": len(self.rounds) + 1, **self.counts})
+        if self.method.dynamic:
+            out.update({"dst.pruned_total": loop.mask_changes["pruned"],
+                        "dst.regrown_total": loop.mask_changes["regrown"],
+                        "dst.updates": loop.mask_changes.get("updates", 0)})
         return out
 
     def _finish(self, loop: TrainingLoop, info: dict[str, float]) -> dict[str, float]:
@@ -313,10 +359,16 @@ class _Trial:
             throughput_batch=cfg.measure.throughput_batch,
         )
         model = model.to("cpu").eval()
+        masked = not structured and not self.method.unpruned
+        # Sparse kernels are a CPU path: timed where the trial itself runs on the CPU.
+        if masked and cfg.measure.sparse_kernels and self.device.type == "cpu":
+            efficiency.update(self._time_sparse(model, efficiency))
         with tempfile.TemporaryDirectory(prefix="prune-sweep-art-") as tmp:
             out = Path(tmp)
             (out / "model").mkdir()
-            compact_bytes = save_compact(model, out / "model" / MODEL_FILE, structured)
+            sizes, kind = save_model(model, out / "model" / MODEL_FILE, structured,
+                                     cfg.save.format, cfg.save.values)
+            compact_bytes = sizes["size_bytes_compact"]
             size_dense = state_dict_bytes(self.dense)
             final = {
                 "test_acc": test_acc, "test_loss": test_loss, "best_val_acc": loop.best_acc,
@@ -324,13 +376,13 @@ class _Trial:
                 "sparsity": measured_sparsity(model, self.dense_prunable),
                 "params_nonzero": params_nonzero(model), "params_total": params_total(model),
                 **efficiency,
-                "size_bytes_dense": size_dense, "size_bytes_compact": compact_bytes,
+                "size_bytes_dense": size_dense, **sizes,
                 "compression_ratio": size_dense / compact_bytes,
                 **self._budget(loop),
                 **{f"prune.{k}": v for k, v in info.items()},
             }
             loader = {
-                "format": "structured" if structured else "sparse", "file": MODEL_FILE,
+                "format": kind, "file": MODEL_FILE,
                 "model": cfg.dense.model.name, "width": cfg.dense.model.width,
                 "num_classes": splits.num_classes, "in_channels": splits.in_channels,
                 "load_with": "pruning.storage.load_compact(path, build_fresh)",

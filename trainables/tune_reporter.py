@@ -3,7 +3,7 @@ exactly-once ``TrackedRun``, per-epoch Tune checkpoints, and the driver's progre
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,9 @@ class TuneReporter:
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self.run.set_tags(tags)
 
-    def log_epoch(self, step: int, metrics: Mapping[str, float]) -> None:
-        self.run.log_epoch(step, metrics)
+    def log_epoch(self, step: int, metrics: Mapping[str, float],
+                  series: Sequence[tuple[int, Mapping[str, float]]] = ()) -> None:
+        self.run.log_epoch(step, metrics, series)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
         self.run.log_metrics(metrics, step)

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 from pruning.typed import build
 
-RETRAINING = ("finetune", "lr_rewind", "weight_rewind")
+RETRAINING = ("finetune", "lr_rewind", "weight_rewind", "from_init")
 START_FROM = ("init", "rewind", "final")
 
 
@@ -98,12 +98,16 @@ class Method:
     # Which dense weights the model holds when the first round starts.
     start_from: ClassVar[str] = "final"
     # How it retrains: fine-tuning (the space's finetune recipe), lr_rewind (the dense
-    # schedule's last epochs replayed), weight_rewind (the dense schedule from rewind_epoch).
+    # schedule's last epochs replayed), weight_rewind (the dense schedule from rewind_epoch),
+    # from_init (the whole dense recipe again from theta_0: sparse training from scratch).
     retraining: ClassVar[str] = "finetune"
     # The unpruned control is the only method that runs at sparsity 0.
     unpruned: ClassVar[bool] = False
     # Rounds before the last are cached in shared storage (IMP).
     cache_rounds: ClassVar[bool] = False
+    # Prunes and regrows connections while training (DSR, SET, RigL): its mask updates are
+    # logged as dst.pruned / dst.regrown at their optimizer step.
+    dynamic: ClassVar[bool] = False
 
     def __init__(self, params: MethodParams, sparsity: float) -> None:
         self.params = params
@@ -157,7 +161,8 @@ class Method:
 
     def after_step(self, step: int, model: Any, optimizer: Any,
                    masks: dict[str, Any] | None) -> dict[str, Any] | None:
-        """After optimizer step ``step``: new masks, or None to keep the current ones."""
+        """After optimizer step ``step``: new masks (a dict, or a ``pruning.regrowth.MaskUpdate``
+        naming regrown positions), or None to keep the current ones."""
         return None
 
     def end_epoch(self, epoch: int, model: Any, masks: dict[str, Any] | None
