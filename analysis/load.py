@@ -14,6 +14,9 @@ FINAL_METRICS = (
     "throughput", "throughput_dense", "speedup_throughput", "size_bytes_dense",
     "size_bytes_compact", "compression_ratio", "best_epoch", "stopped_epoch",
     "epochs_trained", "optimizer_steps", "epochs_total",
+    "latency_ms_b1_sparse", "throughput_sparse", "sparse_ratio_b1", "sparse_ratio_throughput",
+    "speedup_sparse", "speedup_sparse_throughput", "size_bytes_bitmask", "size_bytes_csr",
+    "dst.pruned_total", "dst.regrown_total",
 )
 
 

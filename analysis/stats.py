@@ -11,7 +11,7 @@ from scipy import stats
 SUMMARY_METRICS = (
     "test_acc", "sparsity", "params_nonzero", "macs", "theoretical_speedup", "latency_ms_b1",
     "speedup_b1", "throughput", "size_bytes_compact", "compression_ratio", "epochs_trained",
-    "epochs_total",
+    "epochs_total", "sparse_ratio_b1",
 )
 
 

@@ -19,6 +19,12 @@ def _times(text: str) -> str:
     return text if text == "n/a" else text + "x"
 
 
+def _sparse(ratio: float | None) -> str:
+    if ratio is None or math.isnan(ratio):
+        return "n/a"
+    return f"{ratio:.2f}x" if ratio > 1 else f"slower ({ratio:.2f}x)"
+
+
 def efficiency_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Numeric table: one row per method and sparsity, dense first (from ``summarize``)."""
     return pd.DataFrame({
@@ -33,6 +39,7 @@ def efficiency_table(summary: pd.DataFrame) -> pd.DataFrame:
         "latency_ms_b1": summary["latency_ms_b1_mean"],
         "compression_ratio": summary.get("compression_ratio_mean"),
         "speedup_b1": summary.get("speedup_b1_mean"),
+        "sparse_ratio_b1": summary.get("sparse_ratio_b1_mean"),
         "macs": summary["macs_mean"],
         "epochs_trained": summary["epochs_trained_mean"],
         "epochs_total": summary["epochs_total_mean"],
@@ -59,6 +66,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
         "Latency (ms)": [num(v, ".2f") for v in table["latency_ms_b1"]],
         "Compression": [_times(num(v, ".1f")) for v in table["compression_ratio"]],
         "Speedup": [_times(num(v, ".2f")) for v in table["speedup_b1"]],
+        # Masked models timed on CSR kernels (pruning.sparse_exec): a speedup, or said slower.
+        "Sparse kernels": [_sparse(v) for v in table["sparse_ratio_b1"]],
         "MACs (M)": [num(m / 1e6, ".1f") for m in table["macs"]],
         "Seeds": table["n_seeds"],
     })

@@ -82,6 +82,18 @@ def load_sparse(path: str | Path) -> dict[str, torch.Tensor]:
 VALUE_DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
 
 
+def _narrow(values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``values`` in ``dtype``; a nonzero that would underflow to zero keeps the smallest
+    magnitude of its sign instead, so the stored sparsity pattern stays exact."""
+    out = values.to(dtype)
+    if dtype == torch.float16:
+        lost = (out == 0) & (values != 0)
+        if bool(lost.any()):
+            tiny = torch.finfo(torch.float16).smallest_normal * 2.0 ** -10  # least subnormal
+            out[lost] = (torch.sign(values[lost]) * tiny).to(dtype)
+    return out
+
+
 def encode_csr(state: dict[str, torch.Tensor], values: str = "fp32") -> dict[str, Any]:
     """CSR per weight of two or more dimensions where that is smaller than the dense tensor;
     everything else (and any tensor fp16 cannot hold) dense and exact."""
@@ -97,7 +109,7 @@ def encode_csr(state: dict[str, torch.Tensor], values: str = "fp32") -> dict[str
             with warnings.catch_warnings():  # "sparse CSR support is in beta"
                 warnings.simplefilter("ignore", UserWarning)
                 csr = rows.to_sparse_csr()
-            vals = csr.values().to(dtype)
+            vals = _narrow(csr.values(), dtype)
             index = torch.int16 if rows.shape[1] <= torch.iinfo(torch.int16).max else torch.int32
             sparse = {"shape": list(t.shape),
                       "crow": csr.crow_indices().to(torch.int32),

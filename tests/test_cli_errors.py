@@ -16,6 +16,9 @@ SPACE_FILES = {
     "bad_space": "extends: smoke\nsparsities: [0.5, 2]\n",
     "rewind_beyond": "extends: smoke\nrewind_epoch: 5\n",
     "rewind_at_end": "extends: smoke\nmethods: [lottery]\nrewind_epoch: 2\n",
+    "csr_structured": "extends: smoke\nsave: {format: csr, values: fp16}\n",
+    "csr_values": "extends: smoke\nmethods: [rigl]\nsave: {values: fp8}\n",
+    "no_layers": "extends: dynamic-smoke\nmodel: {name: pooling_only}\nmethods: [rigl]\n",
 }
 
 
@@ -95,6 +98,20 @@ CASES = [
      "structured)"),
     (["sensitivity", "smoke", "--ratios", "0.5,1"], "--ratios: 1 is outside (0, 1)"),
     (["sensitivity", "nope"], "unknown space 'nope'"),
+    ([*SMOKE, "--methods", "rigl", "--method-param", "rigl.drop_fraction=1"],
+     "--method-param rigl.drop_fraction: must be in (0, 1), got 1"),
+    ([*SMOKE, "--methods", "set", "--method-param", "set.drop_fraction=-0.1"],
+     "--method-param set.drop_fraction: must be in (0, 1), got -0.1"),
+    ([*SMOKE, "--methods", "dsr", "--method-param", "dsr.update_every=0"],
+     "--method-param dsr.update_every: must be at least 1 step, got 0"),
+    ([*SMOKE, "--methods", "rigl", "--method-param", "rigl.allocation=global"],
+     "--method-param rigl.allocation: must be one of uniform, erk, got 'global'"),
+    (["run", "--space", "{csr_structured}"],
+     "save.format: csr stores masked weights, but structured remove channels"),
+    (["run", "--space", "{csr_values}"], "save.values: must be one of fp32, fp16, got 'fp8'"),
+    (["run", "--space", "{no_layers}"],
+     "rigl at sparsity 0.9: allocation erk: the model has no prunable (Conv2d or Linear) "
+     "layers"),
 ]
 
 
@@ -104,6 +121,7 @@ def test_bad_input_exits_2_with_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("PRUNE_SWEEP_PLUGINS", "tests.plugins.no_layers")
     runs = tmp_path / "runs"
     argv = _space_files(argv, tmp_path)
     if argv[0] in ("run", "resume", "status", "analyze", "sensitivity"):

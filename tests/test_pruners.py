@@ -111,9 +111,9 @@ def test_lottery_survivors_equal_rewind_weights() -> None:
 
 
 def test_unknown_method_lists_the_known_ones() -> None:
-    with pytest.raises(UnknownNameError, match=r"known: fpgm, gmp, group_l1, group_norm, imp, "
-                                               r"lottery, lr_rewind, magnitude, random, sfp, "
-                                               r"structured, unpruned"):
+    with pytest.raises(UnknownNameError, match=r"known: dsr, fpgm, gmp, group_l1, group_norm, "
+                                               r"imp, lottery, lr_rewind, magnitude, random, "
+                                               r"rigl, set, sfp, structured, unpruned"):
         method_class("obd")
     assert {"magnitude", "structured", "lottery"} <= set(METHODS.names())
 

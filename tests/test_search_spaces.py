@@ -9,8 +9,8 @@ import pytest
 import search_spaces
 from search_spaces.loader import SpaceError, validate
 
-METHODS = ["fpgm", "gmp", "group_l1", "group_norm", "imp", "lottery", "lr_rewind", "magnitude",
-           "random", "sfp", "structured", "unpruned"]
+METHODS = ["dsr", "fpgm", "gmp", "group_l1", "group_norm", "imp", "lottery", "lr_rewind",
+           "magnitude", "random", "rigl", "set", "sfp", "structured", "unpruned"]
 DATASETS = ["cifar10", "fashion_mnist", "synthetic"]
 
 
@@ -31,6 +31,12 @@ def test_named_spaces_match_design() -> None:
     assert (smoke.dense.epochs, smoke.finetune.epochs) == (2, 2)
     quick = search_spaces.load("quick")
     assert (quick.dense.epochs, quick.finetune.epochs) == (30, 15)
+    # Dynamic sparse training trains from theta_0 with the dense recipe, all of its epochs.
+    dynamic = search_spaces.load("dynamic")
+    for method in ("dsr", "set", "rigl"):
+        assert dynamic.finetune_for(method).epochs == dynamic.dense.epochs == 160
+        assert dynamic.finetune_for(method).lr == dynamic.dense.lr
+    assert search_spaces.load("dynamic-smoke").finetune_for("rigl").epochs == 3
     for name in search_spaces.space_names():
         validate(search_spaces.load(name), METHODS, DATASETS)
 
@@ -116,7 +122,7 @@ def test_validation(override: dict, message: str) -> None:
 
 
 def test_unknown_named_space_lists_known() -> None:
-    known = "known: filters, filters-smoke, paper, quick, rewinding, rewinding-smoke, smoke"
+    known = "known: dynamic, dynamic-smoke, filters, filters-smoke, paper, quick, rewinding, rewinding-smoke, smoke"
     with pytest.raises(SpaceError, match=known):
         search_spaces.load("nope")
 

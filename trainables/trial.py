@@ -135,7 +135,7 @@ class _Trial:
     def _ctx(self, r: int, model: torch.nn.Module) -> MethodContext:
         return MethodContext(
             sparsity=self.method.round_sparsity(r), example_input=self.example,
-            ignored_layers=[classifier_head(model)], dense_weights=self.cache.weights,
+            ignored_layers=classifier_head(model), dense_weights=self.cache.weights,
             generator=self.generator, steps_per_epoch=self.steps_per_epoch,
             epochs=self._schedule(r).epochs,
         )
@@ -258,9 +258,14 @@ class _Trial:
         val_loss, val_acc = evaluate(loop.model, self.splits.val_x, self.splits.val_y,
                                      self.splits, self.device, self.cfg.finetune.eval_batch_size)
         self.reporter.log_epoch(0, {"val_acc": val_acc, "val_loss": val_loss})
-        self.reporter.progress(f"pruned to {100 * info['sparsity_at_prune']:.1f}% "
-                               f"(val_acc {100 * val_acc:.1f}% before retraining); retraining "
-                               f"up to {loop.epochs} epoch(s) on {self.device}")
+        if self.method.retraining == "from_init":
+            what = (f"sparse at {100 * info['sparsity_at_prune']:.1f}% from theta_0; training "
+                    f"up to {loop.epochs} epoch(s) on {self.device}")
+        else:
+            what = (f"pruned to {100 * info['sparsity_at_prune']:.1f}% (val_acc "
+                    f"{100 * val_acc:.1f}% before retraining); retraining up to {loop.epochs} "
+                    f"epoch(s) on {self.device}")
+        self.reporter.progress(what)
         return loop, info
 
     def _train_last_round(self, r: int, loop: TrainingLoop, info: dict[str, float]) -> None:
@@ -308,6 +313,8 @@ class _Trial:
             dense_ms, sparse_ms = time_prepared([dense, fast], shape, batch, m.warmup,
                                                 m.repeats, cpu)
             out[f"sparse_layers_csr_{key}"] = len(plan.csr)
+            # Dense time / sparse time, below 1 where sparse kernels are slower (reported so).
+            out[f"sparse_ratio_{key}"] = dense_ms / sparse_ms
             if key == "b1":
                 out["latency_ms_b1_sparse"] = sparse_ms
             else:

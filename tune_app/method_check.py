@@ -34,7 +34,7 @@ def check_methods_on_model(spec: SweepSpec, num_classes: int, in_channels: int) 
             continue
         checked.add(key)
         try:
-            method.check_model(model, example, [classifier_head(model)])
+            method.check_model(model, example, classifier_head(model))
         except ValueError as exc:
             raise UserError(f"{cell.method} at sparsity {cell.sparsity:g}: "
                             f"{str(exc).removeprefix(method.name + ': ')}") from None

@@ -110,7 +110,7 @@ def sensitivity_command(args: argparse.Namespace) -> int:
     probe = build_model(spec.model.name, num_classes=splits.num_classes,
                         width=spec.model.width, in_channels=splits.in_channels).eval()
     if not find_groups(probe, torch.zeros(1, splits.in_channels, 32, 32),
-                       [classifier_head(probe)]):
+                       classifier_head(probe)):
         raise UserError(f"model {spec.model.name} has no layer whose filters can be removed")
     model, baseline, evaluate, device = _baseline(spec, seed, splits, paths, args)
 
@@ -120,7 +120,7 @@ def sensitivity_command(args: argparse.Namespace) -> int:
     started = time.monotonic()
     example = torch.zeros(1, splits.in_channels, 32, 32)
     try:
-        groups, points = layer_sensitivity(model, evaluate, example, [classifier_head(model)],
+        groups, points = layer_sensitivity(model, evaluate, example, classifier_head(model),
                                            ratios, args.criterion,
                                            progress=lambda line: print(line, flush=True))
     except ValueError as exc:

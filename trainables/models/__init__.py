@@ -22,6 +22,13 @@ def build_model(
     return MODELS.get(name)(num_classes=num_classes, width=width, in_channels=in_channels)
 
 
-def classifier_head(model: nn.Module) -> nn.Module:
-    """The final linear layer, which structured pruning must keep at full output width."""
-    return model.fc
+def classifier_head(model: nn.Module) -> list[nn.Module]:
+    """The final linear layer, which structured pruning must keep at full output width: the
+    model's ``fc``, else its last Linear layer; empty for a model without one."""
+    from torch import nn
+
+    fc = getattr(model, "fc", None)
+    if isinstance(fc, nn.Module):
+        return [fc]
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return linear[-1:]
