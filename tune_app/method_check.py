@@ -1,5 +1,6 @@
 """Checks of method parameters that need the model itself, run before anything is recorded:
-a structured target out of reach with the given exclusions, an exclusion naming no layer."""
+a structured target out of reach with the given exclusions, an exclusion naming no layer, a
+dynamic sparse method on a model with no layer to sparsify."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from tune_app.errors import UserError
 
 
 def check_methods_on_model(spec: SweepSpec, num_classes: int, in_channels: int) -> None:
-    """Build the sweep's model once (on CPU, no training) and let every structured cell plan
-    its pruning on it; the first that cannot raises a one-line ``UserError``."""
+    """Build the sweep's model once (on CPU, no training) and let every cell whose method
+    checks models (structured and dynamic methods) check it; the first that cannot raises a
+    one-line ``UserError``."""
     from pruning.methods import make_method
 
     cells = []
