@@ -78,12 +78,8 @@ class CsrConv2d(nn.Module):
         y = y.view(b, self.out_channels, ho, wo)
         if self.bias is not None:
             y = y + self.bias.view(1, -1, 1, 1)
-        return y
-
-
-class _Contiguous(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous()
+        # Back to the layout the dense layers around it run fastest in.
+        return y.contiguous(memory_format=torch.channels_last)
 
 
 @dataclass
@@ -118,10 +114,13 @@ def _fold_batchnorm(model: nn.Module) -> nn.Module:
 def sparse_inference(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 1, *,
                      autotune: bool = True, min_sparsity: float = 0.5, repeats: int = 5
                      ) -> tuple[nn.Module, SparsePlan]:
-    """A CPU inference copy of ``model`` (BatchNorm folded) whose Conv2d / Linear layers of at
+    """A CPU inference copy of ``model`` (BatchNorm folded, channels-last) whose Conv2d / Linear layers of at
     least ``min_sparsity`` run on CSR kernels; with ``autotune`` only those where CSR timed
     faster than the dense kernel on the layer's own input at ``batch_size``."""
     model = _fold_batchnorm(copy.deepcopy(model).cpu().float().eval())
+    # Dense layers keep the deploy form's channels-last layout; CSR layers convert at their
+    # input and output, and autotuning times them with that cost included.
+    model = model.to(memory_format=torch.channels_last)
     candidates = {n: m for n, m in model.named_modules()
                   if (isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and m.groups == 1
                                                    and m.padding_mode == "zeros"))
@@ -131,9 +130,9 @@ def sparse_inference(model: nn.Module, input_shape: tuple[int, ...], batch_size:
     inputs: dict[str, torch.Tensor] = {}
     if autotune and candidates:
         hooks = [m.register_forward_pre_hook(
-            lambda mod, args, name=n: inputs.__setitem__(name, args[0].contiguous()))
+            lambda mod, args, name=n: inputs.__setitem__(name, args[0]))
             for n, m in candidates.items()]
-        model(torch.randn(batch_size, *input_shape))
+        model(torch.randn(batch_size, *input_shape).to(memory_format=torch.channels_last))
         for h in hooks:
             h.remove()
     for name, layer in candidates.items():
@@ -148,4 +147,4 @@ def sparse_inference(model: nn.Module, input_shape: tuple[int, ...], batch_size:
         parent, _, child = name.rpartition(".")
         setattr(model.get_submodule(parent) if parent else model, child, fast)
         plan.csr.append(name)
-    return nn.Sequential(_Contiguous(), model).eval(), plan
+    return model.eval(), plan
