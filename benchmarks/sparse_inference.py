@@ -10,13 +10,16 @@ SET and RigL start from); three forms timed in rotating order over several block
 ``csr-all`` (every Conv2d and Linear on CSR kernels, ``pruning.sparse_exec``) and
 ``csr-tuned`` (CSR only where it timed faster per layer, the form trials log). Prints each
 block's times, the dense / sparse ratio per form with median and spread (min-max over blocks),
-and the MAC ratio, the limit sparse kernels aim at."""
+and the MAC ratio, the limit sparse kernels aim at; then the file sizes of each storage format
+against the dense fp32 state dict (``--sizes-only`` prints only those)."""
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -24,6 +27,7 @@ from pruning.allocation import layer_counts, random_masks
 from pruning.masks import apply_masks
 from pruning.measure import count_macs, inference_form, prunable_weights
 from pruning.sparse_exec import sparse_inference
+from pruning.storage import save_csr, save_sparse
 from trainables.models import build_model
 
 
@@ -50,6 +54,30 @@ def _median_ms(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
     return statistics.median(times)
 
 
+def _verdict(ratios: list[float]) -> str:
+    # Judged on the spread, not the median alone: a range straddling 1 is no difference.
+    if min(ratios) > 1:
+        return "faster"
+    if max(ratios) < 1:
+        return "SLOWER than dense"
+    return "no measurable difference"
+
+
+def _sizes(width: float, sparsities: list[float], allocation: str) -> None:
+    print("\n| sparsity | dense fp32 state dict | bitmask | CSR fp32 | CSR fp16 |")
+    print("| --- | --- | --- | --- | --- |")
+    with tempfile.TemporaryDirectory() as tmp:
+        for sparsity in sparsities:
+            state = _model(width, sparsity, allocation).state_dict()
+            torch.save(state, Path(tmp) / "dense.pt")
+            dense = (Path(tmp) / "dense.pt").stat().st_size
+            bitmask = save_sparse(state, Path(tmp) / "b.pt")
+            csr32 = save_csr(state, Path(tmp) / "c32.pt", "fp32")
+            csr16 = save_csr(state, Path(tmp) / "c16.pt", "fp16")
+            mb = [f"{b / 1e6:.2f} MB ({dense / b:.1f}x)" for b in (bitmask, csr32, csr16)]
+            print(f"| {sparsity:g} | {dense / 1e6:.2f} MB | {' | '.join(mb)} |")
+
+
 def main() -> None:
     """Print per-block timings, ratios with spread, and MAC ratios."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -59,13 +87,18 @@ def main() -> None:
     p.add_argument("--blocks", type=int, default=7)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--allocation", default="uniform", choices=("uniform", "erk"))
+    p.add_argument("--sizes-only", action="store_true", help="print only the storage sizes")
     args = p.parse_args()
+    sparsities = [float(s) for s in args.sparsities.split(",")]
+    if args.sizes_only:
+        _sizes(args.width, sparsities, args.allocation)
+        return
     cpu = torch.device("cpu")
     print(f"ResNet18 width {args.width:g}, {args.allocation} random masks, CPU "
           f"({torch.get_num_threads()} threads), torch {torch.__version__}; {args.blocks} "
           f"blocks, median of {args.repeats} forwards each")
     rows = []
-    for sparsity in (float(s) for s in args.sparsities.split(",")):
+    for sparsity in sparsities:
         model = _model(args.width, sparsity, args.allocation)
         macs = count_macs(model, torch.zeros(1, 3, 32, 32))
         dense_macs = count_macs(build_model("resnet18", width=args.width),
@@ -91,15 +124,16 @@ def main() -> None:
             for name in ("csr-all", "csr-tuned"):
                 ratios = [d / s for d, s in zip(times["dense"], times[name], strict=True)]
                 med = statistics.median(ratios)
-                verdict = "faster" if med > 1 else "SLOWER than dense"
                 print(f"  dense / {name}: median {med:.2f}x (min {min(ratios):.2f}, max "
-                      f"{max(ratios):.2f}): {verdict}; MAC ratio {dense_macs / macs:.1f}")
+                      f"{max(ratios):.2f}): {_verdict(ratios)}; MAC ratio "
+                      f"{dense_macs / macs:.1f}")
                 rows.append((sparsity, batch, name, med, min(ratios), max(ratios),
                              dense_macs / macs))
     print("\n| sparsity | batch | form | dense / sparse, median (min-max) | MAC ratio |")
     print("| --- | --- | --- | --- | --- |")
     for s, b, name, med, lo, hi, mac in rows:
         print(f"| {s:g} | {b} | {name} | {med:.2f}x ({lo:.2f}-{hi:.2f}) | {mac:.1f} |")
+    _sizes(args.width, sparsities, args.allocation)
 
 
 if __name__ == "__main__":

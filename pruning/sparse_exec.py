@@ -114,12 +114,12 @@ def _fold_batchnorm(model: nn.Module) -> nn.Module:
 def sparse_inference(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 1, *,
                      autotune: bool = True, min_sparsity: float = 0.5, repeats: int = 5
                      ) -> tuple[nn.Module, SparsePlan]:
-    """A CPU inference copy of ``model`` (BatchNorm folded, channels-last) whose Conv2d / Linear layers of at
-    least ``min_sparsity`` run on CSR kernels; with ``autotune`` only those where CSR timed
-    faster than the dense kernel on the layer's own input at ``batch_size``."""
+    """A CPU inference copy of ``model`` (BatchNorm folded, channels-last) whose Conv2d /
+    Linear layers of at least ``min_sparsity`` run on CSR kernels; with ``autotune`` only those
+    where CSR timed faster than the dense kernel on the layer's own input at ``batch_size``."""
     model = _fold_batchnorm(copy.deepcopy(model).cpu().float().eval())
-    # Dense layers keep the deploy form's channels-last layout; CSR layers convert at their
-    # input and output, and autotuning times them with that cost included.
+    # The deploy form's channels-last layout throughout: CSR convolutions read it as it is and
+    # hand channels-last back, so autotuning times each layer on the input it will really get.
     model = model.to(memory_format=torch.channels_last)
     candidates = {n: m for n, m in model.named_modules()
                   if (isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and m.groups == 1

@@ -122,7 +122,8 @@ def test_validation(override: dict, message: str) -> None:
 
 
 def test_unknown_named_space_lists_known() -> None:
-    known = "known: dynamic, dynamic-smoke, filters, filters-smoke, paper, quick, rewinding, rewinding-smoke, smoke"
+    known = ("known: dynamic, dynamic-smoke, filters, filters-smoke, paper, quick, rewinding, "
+             "rewinding-smoke, smoke")
     with pytest.raises(SpaceError, match=known):
         search_spaces.load("nope")
 
