@@ -8,11 +8,12 @@ from analysis.report import build_report
 
 
 def run_analyze(sweep: str, tracking_uri: str, reports_root: Path, out: Path | None,
-                compare: list[str]) -> int:
-    """Build the report of ``sweep`` into ``out`` (default ``reports_root/sweep``)."""
+                compare: list[str], measurement: str | None = None) -> int:
+    """Build the report of ``sweep`` into ``out`` (default ``reports_root/sweep``), with the
+    latencies of measurement set ``measurement`` (default: the sweep's own)."""
     out_dir = out or reports_root / sweep
     print(f"analyzing sweep {sweep} from {tracking_uri} ...", flush=True)
-    result = build_report(sweep, tracking_uri, out_dir, compare)
+    result = build_report(sweep, tracking_uri, out_dir, compare, measurement)
     print(f"{result.n_trials} trial run(s), {result.n_failed} failed, "
           f"{len(result.missing)} missing cell(s)")
     print(f"report: {out_dir / 'report.md'}")

@@ -20,6 +20,24 @@ FINAL_METRICS = (
 )
 
 
+EXECUTIONS = ("dense", "structured", "masked")
+
+
+def execution_kind(role: str, method: str, sparsity: float, model_format: str | None,
+                   metrics: dict) -> str:
+    """How a result runs at inference: ``dense`` (the baseline, ``unpruned``), ``structured``
+    (a smaller dense network) or ``masked`` (zeros in dense shapes: dense kernels unless a
+    sparse execution path timed it). Runs from before the ``model_format`` tag are told apart by
+    their parameter counts: a masked model keeps every parameter, zeros included."""
+    if role == "dense" or method == "unpruned" or sparsity == 0:
+        return "dense"
+    if model_format:
+        return "structured" if model_format == "structured" else "masked"
+    total, nonzero = metrics.get("params_total"), metrics.get("params_nonzero")
+    known = total is not None and nonzero is not None and total == total and nonzero == nonzero
+    return "structured" if known and nonzero >= 0.99 * total else "masked"
+
+
 class SweepNotFoundError(LookupError):
     """No experiment (or no runs) for the sweep name at that tracking URI."""
 
@@ -59,6 +77,8 @@ def load_runs(sweep: str, tracking_uri: str | None = None) -> pd.DataFrame:
             row[name] = run.data.metrics.get(name, float("nan"))
         if role == "dense" and "sparsity" not in run.data.metrics:
             row["sparsity"] = 0.0
+        row["execution"] = execution_kind(role, row["method"], row["sparsity_target"],
+                                          tags.get("model_format"), row)
         row.update({f"param.{k}": v for k, v in run.data.params.items()})
         rows.append(row)
     columns = ["run_id", "sweep", "role", "status", "method", "sparsity_target", "seed"]

@@ -1,9 +1,11 @@
-"""The sweep report: figures, tables, per-sparsity verdicts, failures and gaps, in MLflow too."""
+"""The sweep report: context, figures, tables, declared comparisons, failures and gaps, and the
+sweep's one analysis run in MLflow."""
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,12 +13,19 @@ from pathlib import Path
 import pandas as pd
 from mlflow import MlflowClient
 
+from analysis.context import SweepContext, header_lines, sweep_context
 from analysis.load import SweepNotFoundError, load_runs
-from analysis.plots import plot_pareto, plot_tradeoff
-from analysis.stats import paired_comparison, summarize
+from analysis.measurements import MeasurementSetError, apply_set, find_set
+from analysis.plots import figure_files, plot_pareto, plot_tradeoff
+from analysis.stats import (
+    ALPHA,
+    MIN_SEEDS,
+    compare_family,
+    declared_comparisons,
+    one_sample_per_seed,
+    summarize,
+)
 from analysis.tables import display_table, efficiency_table, markdown, write_tables
-
-ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -31,22 +40,27 @@ class ReportResult:
     missing: list[tuple[str, float, int]]
 
 
-def missing_cells(df: pd.DataFrame) -> list[tuple[str, float, int]]:
-    """(method, sparsity, seed) cells of the grid seen in the sweep with no FINISHED run.
+def missing_cells(df: pd.DataFrame, grid: Sequence[tuple[str, float]] | None = None,
+                  seeds: Sequence[int] | None = None) -> list[tuple[str, float, int]]:
+    """(method, sparsity, seed) cells of one sweep's grid with no FINISHED run.
 
-    A method seen only at sparsity 0 is a control (``unpruned``): its grid is that one cell
-    per seed, not every sparsity of the others."""
+    The grid is the sweep's own declared one when given; otherwise the one seen in its runs,
+    where a method seen only at sparsity 0 is a control (``unpruned``): its grid is that one
+    cell per seed, not every sparsity of the others."""
     trials = df[df["role"] == "trial"]
-    if not len(trials):
-        return []
     done = {(m, s, e) for m, s, e, st in trials[["method", "sparsity_target", "seed", "status"]]
             .itertuples(index=False) if st == "FINISHED"}
-    seen = trials.groupby("method")["sparsity_target"].agg(set).to_dict()
-    pruned_grid = sorted({s for s in trials["sparsity_target"].unique() if s != 0})
-    grid = [(m, s, e) for m in sorted(seen)
-            for s in ([0.0] if seen[m] == {0.0} else pruned_grid)
-            for e in sorted(trials["seed"].unique())]
-    return [(str(m), float(s), int(e)) for m, s, e in grid if (m, s, e) not in done]
+    if grid is None:
+        if not len(trials):
+            return []
+        seen = trials.groupby("method")["sparsity_target"].agg(set).to_dict()
+        pruned_grid = sorted({s for s in trials["sparsity_target"].unique() if s != 0})
+        grid = [(m, s) for m in sorted(seen)
+                for s in ([0.0] if seen[m] == {0.0} else pruned_grid)]
+    if seeds is None:
+        seeds = sorted(int(e) for e in trials["seed"].unique())
+    return [(str(m), float(s), int(e)) for m, s in grid for e in seeds
+            if (m, s, e) not in done]
 
 
 def _label(method: str, sparsity: float, seed: int) -> str:
@@ -55,78 +69,107 @@ def _label(method: str, sparsity: float, seed: int) -> str:
     return f"{method} s={sparsity:g} seed={seed}"
 
 
-def verdicts(df: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
-    """Per sparsity: the best method by mean test accuracy, and whether its lead is significant."""
-    lines = []
-    trials = summary[summary["method"] != "dense"]
-    for sparsity, group in trials.groupby("sparsity_target"):
-        ranked = group.sort_values("test_acc_mean", ascending=False)
-        best = ranked.iloc[0]
-        head = (f"- **{100 * sparsity:.0f}%**: best is **{best['method']}** "
-                f"({100 * best['test_acc_mean']:.2f}%")
-        if len(ranked) < 2:
-            lines.append(head + "); no other method to compare.")
-            continue
-        second = ranked.iloc[1]
-        cmp = paired_comparison(df, sparsity, best["method"], second["method"])
-        lead = 100 * (best["test_acc_mean"] - second["test_acc_mean"])
-        head += f", {lead:+.2f} points over {second['method']}"
-        if cmp["n"] < 2:
-            lines.append(head + f"); too few seeds to tell (n={cmp['n']} paired).")
-        elif math.isnan(cmp["p"]):
-            lines.append(head + f"); identical on all {cmp['n']} seeds, no test possible.")
-        else:
-            word = "significant" if cmp["p"] < ALPHA else "not significant"
-            lines.append(head + f"); paired t-test over {cmp['n']} seeds: p = {cmp['p']:.3g}, "
-                         f"{word} at {ALPHA:g}.")
+def _points(x: float) -> str:
+    return f"{100 * x:+.2f}"
+
+
+def comparison_lines(tests: pd.DataFrame) -> list[str]:
+    """The declared comparisons as report lines: effect with its CI, n, p and Holm's p."""
+    if not len(tests):
+        return ["No comparison to make: the sweep has one method and no control."]
+    tested = int(tests["p_holm"].notna().sum())
+    lines = [f"Declared before looking: every method against the reference at each sparsity, "
+             f"every pruned method against the `unpruned` control, and in compare mode each "
+             f"cell of the first sweep against the same cell of the others. Paired over seeds "
+             f"(t-test); p adjusted by Holm over the {tested} comparison(s) with at least "
+             f"{MIN_SEEDS} seeds; effect = mean difference in test accuracy (points) with its "
+             f"95% CI; verdicts at alpha {ALPHA:g}.", "",
+             "| sparsity | comparison | n | difference (points) | 95% CI | p | p (Holm) | "
+             "verdict |", "| ---: | :-- | ---: | ---: | :-- | ---: | ---: | :-- |"]
+    for r in tests.itertuples():
+        ci = "n/a" if math.isnan(r.ci_low) else f"{_points(r.ci_low)} to {_points(r.ci_high)}"
+        diff = "n/a" if math.isnan(r.mean_diff) else _points(r.mean_diff)
+        p = "n/a" if math.isnan(r.p) else f"{r.p:.3g}"
+        ph = "n/a" if math.isnan(r.p_holm) else f"{r.p_holm:.3g}"
+        lines.append(f"| {100 * r.sparsity:.0f}% | {r.comparison} | {r.n} | {diff} | {ci} | "
+                     f"{p} | {ph} | {r.verdict} |")
     return lines
 
 
 def _recipes(df: pd.DataFrame) -> list[str]:
     trials = df[df["role"] == "trial"]
     lines = []
-    for method, group in trials.groupby("method"):
+    for (sweep, method), group in trials.groupby(["sweep", "method"]):
         first = group.iloc[0]
         keys = ["epochs", "lr", "weight_decay", "patience", "batch_size"]
         parts = [f"{k}={first.get(f'param.finetune.{k}', 'n/a')}" for k in keys]
         source = first.get("recipe") or "default"
-        lines.append(f"- {method}: {', '.join(parts)} (recipe: {source})")
+        name = method if trials["sweep"].nunique() == 1 else f"{method} ({sweep})"
+        lines.append(f"- {name}: {', '.join(parts)} (recipe: {source})")
     return lines
 
 
+def _contexts(client: MlflowClient, sweeps: Sequence[str], df: pd.DataFrame
+              ) -> list[SweepContext]:
+    return [sweep_context(client, s, df) for s in sweeps]
+
+
 def build_report(sweep: str, tracking_uri: str | None, out_dir: Path,
-                 compare: Sequence[str] = ()) -> ReportResult:
-    """Write every report file to ``out_dir`` and log them to a ``role=analysis`` run."""
-    frames = [load_runs(sweep, tracking_uri)]
-    for other in compare:
-        extra = load_runs(other, tracking_uri)
-        extra["method"] = other + "/" + extra["method"]
-        frames.append(extra)
+                 compare: Sequence[str] = (), measurement: str | None = None) -> ReportResult:
+    """Write every report file to ``out_dir`` and log them to the sweep's analysis run, with
+    the latencies of measurement set ``measurement`` (default: the sweep's own).
+
+    Raises ``SweepNotFoundError`` for an unknown sweep or measurement set and
+    ``DuplicateSeedError`` when a cell holds a seed twice."""
+    sweeps = [sweep, *compare]
+    frames = [load_runs(s, tracking_uri) for s in sweeps]
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    if not len(df):
+    if not len(df) or not (df["sweep"] == sweep).any():
         raise SweepNotFoundError(f"sweep {sweep!r} has no trial or dense runs yet")
+    df, notes = one_sample_per_seed(df)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    try:
+        mset = find_set(client, sweep, measurement)
+    except MeasurementSetError as exc:
+        raise SweepNotFoundError(str(exc)) from None
+    if mset is not None:
+        df = apply_set(df, client, sweep, mset)
+    timing = mset.describe() if mset else "not timed yet (`prune-sweep measure` times them)"
+    contexts = _contexts(client, sweeps, df)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(df)
     table = efficiency_table(summary)
     files = write_tables(table, out_dir)
     plot_tradeoff(summary, out_dir / "tradeoff_curve.png")
     plot_pareto(summary, out_dir / "pareto.png")
+    files += figure_files(out_dir / "tradeoff_curve.png") + figure_files(out_dir / "pareto.png")
+    family = declared_comparisons({c.sweep: c.grid for c in contexts},
+                                  {c.sweep: c.reference for c in contexts if c.reference})
+    tests = compare_family(df, family)
+    tests.to_csv(out_dir / "comparisons.csv", index=False)
     records = json.loads(df.to_json(orient="records", date_format="iso"))
     (out_dir / "all_results.json").write_text(json.dumps(records, indent=2))
     df.to_parquet(out_dir / "all_results.parquet", index=False)
     failed = df[df["status"] == "FAILED"]
-    missing = missing_cells(df)
+    missing = [(m if len(sweeps) == 1 else f"{m} ({c.sweep})", s, e) for c in contexts
+               for m, s, e in missing_cells(df[df["sweep"] == c.sweep], c.grid, c.seeds)]
+    n_trials = int((df["role"] == "trial").sum())
     lines = [f"# Pruning sweep report: {sweep}", ""]
     if compare:
-        lines += [f"Compared with: {', '.join(compare)}", ""]
-    n_trials = int((df["role"] == "trial").sum())
+        lines += [f"Compared with: {', '.join(compare)} (each with its own grid and dense "
+                  "baseline; one colour per method, one line style per sweep).", ""]
+    for ctx in contexts:
+        if len(contexts) > 1:
+            lines += [f"### {ctx.sweep}", ""]
+        lines += [*header_lines(ctx, timing if ctx.sweep == sweep else "from its own set"), ""]
     lines += [f"{n_trials} trial run(s), {len(failed)} failed, {len(missing)} missing cell(s). "
               "Accuracies are test accuracies of the best-validation checkpoint, mean ± 95% "
-              "CI (Student t over seeds).", "",
+              "CI (Student t over seeds; none with one seed).", "", *notes, "",
               "![trade-off](tradeoff_curve.png)", "", "![pareto](pareto.png)", "",
+              "Figures also as PDF and SVG beside the PNG.", "",
               "## Efficiency", "", markdown(display_table(table)),
-              "## Best method per sparsity", "", *verdicts(df, summary), "",
-              "## Fine-tuning recipes", "", *_recipes(df), ""]
+              "## Comparisons", "", *comparison_lines(tests), "",
+              "## Retraining recipes", "", *_recipes(df), ""]
     if len(failed):
         lines += ["## Failed trials", ""]
         lines += [f"- {_label(r.method, r.sparsity_target, r.seed)}: {r.error or 'no error text'}"
@@ -137,22 +180,36 @@ def build_report(sweep: str, tracking_uri: str | None, out_dir: Path,
         lines += [f"- {m} s={s:g} seed={e}" for m, s, e in missing]
         lines.append("")
     (out_dir / "report.md").write_text("\n".join(lines))
-    files += [out_dir / n for n in ("tradeoff_curve.png", "pareto.png", "all_results.json",
-                                    "all_results.parquet", "report.md")]
-    run_id = _log_analysis_run(sweep, tracking_uri, files, n_trials)
+    files += [out_dir / n for n in ("comparisons.csv", "all_results.json", "all_results.parquet",
+                                    "report.md")]
+    run_id = _log_analysis_run(client, sweep, files, n_trials, compare)
     return ReportResult(out_dir, files, run_id, n_trials, len(failed), missing)
 
 
-def _log_analysis_run(sweep: str, tracking_uri: str | None, files: list[Path], n: int) -> str:
-    client = MlflowClient(tracking_uri=tracking_uri)
+def _log_analysis_run(client: MlflowClient, sweep: str, files: list[Path], n: int,
+                      compare: Sequence[str]) -> str:
+    """The sweep's one ``role=analysis`` run, created once and updated by every ``analyze``:
+    the latest files at the artifact root, every version under ``versions/<n>-<UTC time>/``."""
     exp = client.get_experiment_by_name(sweep)
-    parents = client.search_runs([exp.experiment_id], "tags.role = 'sweep'", max_results=1)
-    tags = {"role": "analysis", "sweep": sweep, "mlflow.runName": f"analysis-{sweep}"}
-    if parents:
-        tags["mlflow.parentRunId"] = parents[0].info.run_id
-    run = client.create_run(exp.experiment_id, tags=tags)
-    client.log_metric(run.info.run_id, "trials_analyzed", n)
+    found = client.search_runs([exp.experiment_id], "tags.role = 'analysis'",
+                               order_by=["attributes.start_time ASC"], max_results=1)
+    if found:
+        run_id = found[0].info.run_id
+        version = int(found[0].data.tags.get("versions", "1")) + 1
+        client.update_run(run_id, status="RUNNING")
+    else:
+        parents = client.search_runs([exp.experiment_id], "tags.role = 'sweep'", max_results=1)
+        tags = {"role": "analysis", "sweep": sweep, "mlflow.runName": f"analysis-{sweep}"}
+        if parents:
+            tags["mlflow.parentRunId"] = parents[0].info.run_id
+        run_id = client.create_run(exp.experiment_id, tags=tags).info.run_id
+        version = 1
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    client.set_tag(run_id, "versions", str(version))
+    client.set_tag(run_id, "compare", ",".join(compare))
+    client.log_metric(run_id, "trials_analyzed", n, step=version)
     for path in files:
-        client.log_artifact(run.info.run_id, str(path))
-    client.set_terminated(run.info.run_id, "FINISHED")
-    return run.info.run_id
+        client.log_artifact(run_id, str(path))
+        client.log_artifact(run_id, str(path), f"versions/{version:03d}-{stamp}")
+    client.set_terminated(run_id, "FINISHED")
+    return run_id

@@ -1,4 +1,5 @@
-"""Measurements counted from the model's tensors: sparsity, parameters, MACs, latency, size.
+"""Measurements counted from the model's tensors (sparsity, parameters, MACs, size), and the
+deploy form in which ``pruning.latency`` times models.
 
 Definitions (DESIGN.md section 2): prunable parameters are the weights of every Conv2d and
 Linear; sparsity = 1 - nonzero prunable parameters / prunable parameters of the dense model,
@@ -8,8 +9,6 @@ from __future__ import annotations
 
 import copy
 import io
-import statistics
-import time
 
 import torch
 import torch_pruning as tp
@@ -88,11 +87,6 @@ def state_dict_bytes(model: nn.Module) -> int:
     return buf.getbuffer().nbytes
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def inference_form(model: nn.Module, device: torch.device | str) -> nn.Module:
     """A copy of ``model`` as it would be deployed for inference: evaluation mode, BatchNorm
     folded into the preceding convolutions (torch.fx; left as is when the model cannot be
@@ -106,76 +100,3 @@ def inference_form(model: nn.Module, device: torch.device | str) -> nn.Module:
     except Exception:  # noqa: BLE001 - untraceable models are timed unfused
         pass
     return model.to(device).to(memory_format=torch.channels_last)
-
-
-@torch.no_grad()
-def time_pair(
-    dense: nn.Module,
-    pruned: nn.Module,
-    input_shape: tuple[int, int, int],
-    batch_size: int,
-    warmup: int,
-    repeats: int,
-    device: torch.device | str,
-) -> tuple[float, float]:
-    """Median milliseconds per forward of (dense, pruned) in their inference form
-    (``inference_form``), timed interleaved in one process.
-
-    Interleaving exposes both models to the same machine state (clock boosts, other load), so
-    their ratio is meaningful even when absolute times drift."""
-    device = torch.device(device)
-    models = [inference_form(m, device) for m in (dense, pruned)]
-    return time_prepared(models, input_shape, batch_size, warmup, repeats, device)
-
-
-@torch.no_grad()
-def time_prepared(models: list[nn.Module], input_shape: tuple[int, int, int], batch_size: int,
-                warmup: int, repeats: int, device: torch.device) -> tuple[float, float]:
-    """Median milliseconds per forward of each model, as given (already in the form to time:
-    ``inference_form``, or ``pruning.sparse_exec.sparse_inference``), timed interleaved on
-    one channels-last input."""
-    x = torch.randn(batch_size, *input_shape, device=device).to(
-        memory_format=torch.channels_last)
-    for _ in range(max(1, warmup)):
-        for m in models:
-            m(x)
-    _sync(device)
-    times: list[list[float]] = [[], []]
-    for _ in range(max(1, repeats)):
-        for i, m in enumerate(models):
-            _sync(device)
-            start = time.perf_counter()
-            m(x)
-            _sync(device)
-            times[i].append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times[0]), statistics.median(times[1])
-
-
-def measure_efficiency(
-    dense: nn.Module,
-    pruned: nn.Module,
-    input_shape: tuple[int, int, int],
-    *,
-    device: torch.device | str = "cpu",
-    warmup: int = 3,
-    repeats: int = 20,
-    throughput_batch: int = 64,
-) -> dict[str, float]:
-    """Latency at batch 1, throughput at ``throughput_batch``, MACs, and their ratios."""
-    device = torch.device(device)
-    forms = [inference_form(m, device) for m in (dense, pruned)]
-    d1, p1 = time_prepared(forms, input_shape, 1, warmup, repeats, device)
-    dt, pt = time_prepared(forms, input_shape, throughput_batch, warmup, repeats, device)
-    example = torch.zeros(1, *input_shape)
-    macs, macs_dense = count_macs(pruned, example), count_macs(dense, example)
-    return {
-        "latency_ms_b1": p1,
-        "latency_ms_b1_dense": d1,
-        "speedup_b1": d1 / p1,
-        "throughput": throughput_batch / (pt / 1000.0),
-        "throughput_dense": throughput_batch / (dt / 1000.0),
-        "speedup_throughput": dt / pt,
-        "macs": macs,
-        "macs_dense": macs_dense,
-        "theoretical_speedup": macs_dense / max(1, macs),
-    }

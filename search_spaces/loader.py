@@ -212,6 +212,9 @@ def validate(spec: SweepSpec, known_methods: Iterable[str], known_datasets: Iter
     for m in (*spec.methods, *(m for m, _ in spec.method_recipes)):
         if m not in known_m:
             raise SpaceError(f"methods: unknown method {m!r} (known: {', '.join(known_m)})")
+    if spec.reference not in known_m:
+        raise SpaceError(f"reference: unknown method {spec.reference!r} "
+                         f"(known: {', '.join(known_m)})")
     if not spec.sparsities:
         raise SpaceError("sparsities: at least one sparsity is needed")
     for s in spec.sparsities:

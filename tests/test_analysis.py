@@ -16,7 +16,15 @@ from analysis.load import SweepNotFoundError
 from analysis.plots import pareto_data, pareto_front, tradeoff_data
 from analysis.progress import cell_progress, format_progress
 from analysis.report import build_report
-from analysis.stats import ci95_halfwidth, paired_comparison
+from analysis.stats import (
+    DuplicateSeedError,
+    ci95_halfwidth,
+    compare_family,
+    declared_comparisons,
+    holm,
+    one_sample_per_seed,
+    paired_comparison,
+)
 from analysis.tables import efficiency_table
 
 SEEDS = (0, 1, 2)
@@ -28,10 +36,22 @@ ACC = {
 }
 
 
+# What a sweep's parent run logs (the flattened space), as strings.
+SPACE_PARAMS = {
+    "methods": "('magnitude', 'structured', 'lottery')", "sparsities": "(0.5, 0.9)",
+    "seeds": "(0, 1, 2)", "data.name": "fashion_mnist", "data.train_size": "12000",
+    "data.val_size": "2000", "data.test_size": "5000", "model.name": "resnet18",
+    "model.width": "0.125", "dense.epochs": "4", "finetune.epochs": "3",
+    "equal_budget": "True", "reference": "magnitude",
+}
+
+
 def _trial(client: MlflowClient, exp: str, parent: str, method: str, s: float, seed: int,
-           acc: float, status: str = "FINISHED", error: str = "") -> None:
+           acc: float, status: str = "FINISHED", error: str = "", recipe: str = "default",
+           val: float | None = None) -> None:
     tags = {"role": "trial", "method": method, "sparsity": f"{s:g}", "seed": str(seed),
-            "sweep": "fab", "mlflow.parentRunId": parent, "recipe": "default"}
+            "sweep": "fab", "mlflow.parentRunId": parent, "recipe": recipe,
+            "model_format": "structured" if method == "structured" else "sparse"}
     if error:
         tags["error"] = error
     run = client.create_run(exp, tags=tags)
@@ -42,7 +62,8 @@ def _trial(client: MlflowClient, exp: str, parent: str, method: str, s: float, s
     metrics = {"test_acc": acc, "sparsity": s + 0.001, "params_nonzero": 1e6 * (1 - s),
                "macs": 5e8 * (1 - s), "latency_ms_b1": 2.0 / speed, "speedup_b1": speed,
                "throughput": 1000 * speed, "size_bytes_compact": 4e7 * (1 - s) + 1e5,
-               "compression_ratio": 1 / (1 - s), "theoretical_speedup": 1 / (1 - s)}
+               "compression_ratio": 1 / (1 - s), "theoretical_speedup": 1 / (1 - s),
+               "best_val_acc": acc if val is None else val}
     for k, v in metrics.items():
         client.log_metric(rid, k, v)
     for step in (1, 2):
@@ -57,6 +78,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     client = MlflowClient(tracking_uri=uri)
     exp = client.create_experiment("fab", artifact_location=(root / "art").as_uri())
     parent = client.create_run(exp, tags={"role": "sweep", "sweep": "fab"}).info.run_id
+    for key, value in SPACE_PARAMS.items():
+        client.log_param(parent, key, value)
     for seed in SEEDS:
         dense = client.create_run(exp, tags={"role": "dense", "seed": str(seed), "sweep": "fab",
                                              "mlflow.parentRunId": parent})
@@ -134,7 +157,7 @@ def test_report_files_and_analysis_run(store: str, tmp_path: Path) -> None:
     records = json.loads((out / "all_results.json").read_text())
     assert len(records) == len(pd.read_parquet(out / "all_results.parquet")) == 18
     report = (out / "report.md").read_text()
-    assert "**90%**: best is **magnitude**" in report and "significant at 0.05" in report
+    assert "| 90% | structured vs magnitude | 3 |" in report
     assert "lottery s=0.9 seed=0: CUDA OOM" in report
     assert "lottery s=0.5 seed=2" in report  # the missing cell
     assert "recipe: default" in report
@@ -145,13 +168,85 @@ def test_report_files_and_analysis_run(store: str, tmp_path: Path) -> None:
     assert {"report.md", "tradeoff_curve.png", "efficiency_table.csv"} <= logged
 
 
-def test_too_few_seeds_is_said_plainly(store: str, tmp_path: Path) -> None:
+def test_declared_comparisons_are_paired_and_holm_corrected(store: str) -> None:
     df = load_runs("fab", store)
-    one_seed = df[df["seed"] == 0]
-    from analysis.report import verdicts
+    family = declared_comparisons({"fab": [("magnitude", 0.5), ("magnitude", 0.9),
+                                           ("structured", 0.5), ("structured", 0.9),
+                                           ("lottery", 0.5)]}, {"fab": "magnitude"})
+    # Fixed by the grid and the reference, not by which method came out on top.
+    assert [(c.a, c.b, c.sparsity) for c in family] == [
+        ("structured", "magnitude", 0.5), ("structured", "magnitude", 0.9),
+        ("lottery", "magnitude", 0.5)]
+    tests = compare_family(df, family)
+    expected_p = [stats.ttest_rel(ACC[("structured", s)], ACC[("magnitude", s)]).pvalue
+                  for s in (0.5, 0.9)]
+    assert tests["p"].iloc[:2].tolist() == pytest.approx(expected_p)
+    # Holm by hand over the two testable comparisons (lottery has 2 seeds: not tested).
+    lo, hi = sorted(expected_p)
+    holm_by_hand = {lo: min(1.0, 2 * lo), hi: max(min(1.0, 2 * lo), min(1.0, hi))}
+    assert tests["p_holm"].iloc[:2].tolist() == pytest.approx([holm_by_hand[p]
+                                                               for p in expected_p])
+    diff = np.subtract(ACC[("structured", 0.9)], ACC[("magnitude", 0.9)])
+    half = stats.t.ppf(0.975, 2) * stats.sem(diff)
+    row = tests.iloc[1]
+    assert (row["mean_diff"], row["ci_low"], row["ci_high"]) == pytest.approx(
+        (diff.mean(), diff.mean() - half, diff.mean() + half))
+    assert row["verdict"] == "lower"
+    assert tests.iloc[2]["verdict"] == "cannot tell (n = 2)"
+    assert np.isnan(tests.iloc[2]["p_holm"])
 
-    lines = verdicts(one_seed, summarize(one_seed))
-    assert any("too few seeds to tell (n=1" in line for line in lines)
+
+def test_holm_matches_a_hand_computation() -> None:
+    p = [0.01, 0.04, 0.03, 0.005]
+    # Sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 with the running maximum.
+    assert holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_a_duplicated_seed_is_an_error_and_search_samples_keep_the_best_by_validation(
+        tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("dup", artifact_location=(tmp_path / "a").as_uri())
+    parent = client.create_run(exp, tags={"role": "sweep"}).info.run_id
+    for seed in (0, 1, 2, 0):
+        _trial(client, exp, parent, "magnitude", 0.9, seed, 0.8)
+    df = load_runs("dup", uri).assign(sweep="dup")
+    with pytest.raises(DuplicateSeedError, match=r"magnitude s=0.9 has seed 0 in 2 finished"):
+        one_sample_per_seed(df)
+    exp = client.create_experiment("srch", artifact_location=(tmp_path / "b").as_uri())
+    parent = client.create_run(exp, tags={"role": "sweep"}).info.run_id
+    # Three samples of one cell: the best validation accuracy wins, not the best test one.
+    for acc, val in ((0.95, 0.70), (0.80, 0.90), (0.85, 0.80)):
+        _trial(client, exp, parent, "magnitude", 0.9, 0, acc, recipe="search", val=val)
+    kept, notes = one_sample_per_seed(load_runs("srch", uri))
+    assert kept["test_acc"].tolist() == [0.80]
+    assert "best sample by validation accuracy (1 of 3" in notes[0]
+
+
+def test_the_report_names_its_context_and_updates_one_analysis_run(store: str,
+                                                                    tmp_path: Path) -> None:
+    first = build_report("fab", store, tmp_path / "r1")
+    report = (first.out_dir / "report.md").read_text()
+    for text in ("**Data set**: fashion_mnist (train/validation/test images: 12000/2000/5000)",
+                 "**Model**: resnet18 at width 0.125",
+                 "dense 4 epoch(s), then retraining 3 epoch(s) per trial for every method",
+                 "**Seeds**: 0, 1, 2 (n = 3)", "reference method `magnitude`", "torch ",
+                 "**Timed**"):
+        assert text in report, text
+    client = MlflowClient(tracking_uri=store)
+    before = int(client.get_run(first.analysis_run_id).data.tags["versions"])
+    second = build_report("fab", store, tmp_path / "r2")
+    assert second.analysis_run_id == first.analysis_run_id
+    runs = client.search_runs([client.get_experiment_by_name("fab").experiment_id],
+                              "tags.role = 'analysis'")
+    # One analysis run per sweep, updated; each report kept as a version beside the latest.
+    assert len(runs) == 1 and runs[0].data.tags["versions"] == str(before + 1)
+    versions = [a.path for a in client.list_artifacts(first.analysis_run_id, "versions")]
+    assert len(versions) == before + 1
+    assert {"report.md", "tradeoff_curve.pdf"} <= {
+        a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(first.analysis_run_id,
+                                                                 versions[0])}
 
 
 def test_progress_table(store: str) -> None:
@@ -169,10 +264,16 @@ def test_compare_puts_sweeps_side_by_side(store: str, tmp_path: Path) -> None:
         _trial(client, exp, parent, "magnitude", 0.9, seed, 0.7 + 0.01 * seed)
     result = build_report("fab", store, tmp_path / "cmp", compare=["fab-other"])
     csv = pd.read_csv(result.out_dir / "efficiency_table.csv")
-    other = csv[csv["method"] == "fab-other/magnitude"]
+    other = csv[(csv["sweep"] == "fab-other") & (csv["method"] == "magnitude")]
     assert other["accuracy_pct"].item() == pytest.approx(71.0)
-    assert "magnitude" in set(csv["method"])
-    assert "Compared with: fab-other" in (result.out_dir / "report.md").read_text()
+    assert "magnitude" in set(csv[csv["sweep"] == "fab"]["method"])
+    report = (result.out_dir / "report.md").read_text()
+    assert "Compared with: fab-other" in report
+    # Each sweep's own grid: fab-other ran magnitude at 0.9 only, so nothing of it is missing;
+    # fab's gaps are its own (lottery).
+    assert all("(fab)" in " ".join(map(str, m)) for m in result.missing), result.missing
+    assert len(result.missing) == 4
+    assert "| 90% | magnitude (fab) vs magnitude (fab-other) | 3 |" in report
 
 
 def test_a_sparsity_zero_control_is_one_cell_per_seed_not_a_row_of_gaps() -> None:

@@ -19,6 +19,7 @@ SPACE_FILES = {
     "csr_structured": "extends: smoke\nsave: {format: csr, values: fp16}\n",
     "csr_values": "extends: smoke\nmethods: [rigl]\nsave: {values: fp8}\n",
     "no_layers": "extends: dynamic-smoke\nmodel: {name: pooling_only}\nmethods: [rigl]\n",
+    "bad_reference": "extends: smoke\nreference: bogus\n",
 }
 
 
@@ -76,6 +77,11 @@ CASES = [
     (["resume", "nope"], "no sweep named 'nope'"),
     (["status", "nope"], "no sweep named 'nope'"),
     (["analyze", "nope"], "no sweep named 'nope'"),
+    (["measure", "nope"], "no sweep named 'nope'"),
+    (["measure", "nope", "--device", "tpu"], "--device: 'tpu' is not one of cpu, cuda, cuda:N"),
+    (["measure", "nope", "--threads", "-1"], "--threads: must be at least 0, got -1"),
+    (["measure", "nope", "--blocks", "0"], "--blocks: must be at least 1, got 0"),
+    (["run", "--space", "{bad_reference}"], "reference: unknown method 'bogus'"),
     ([*SMOKE, "--connect-timeout", "-1"], "--connect-timeout must be a positive number"),
     (["ui", "--port", "70000"], "--port 70000 is not a TCP port"),
     (["run", "--space", "{rewind_at_end}"], "lottery: no retraining epochs left"),
@@ -124,7 +130,7 @@ def test_bad_input_exits_2_with_one_line(
     monkeypatch.setenv("PRUNE_SWEEP_PLUGINS", "tests.plugins.no_layers")
     runs = tmp_path / "runs"
     argv = _space_files(argv, tmp_path)
-    if argv[0] in ("run", "resume", "status", "analyze", "sensitivity"):
+    if argv[0] in ("run", "resume", "status", "analyze", "sensitivity", "measure"):
         argv = [*argv, "--runs-dir", str(runs)]
     code = main(argv)
     err = capsys.readouterr().err

@@ -180,3 +180,61 @@ def test_rerunning_a_finished_sweep_name_is_refused(sweep: dict, data_dir: Path)
                "--runs-dir", str(sweep["runs_dir"]), "--data-dir", str(data_dir), timeout=300)
     assert proc.returncode == 2
     assert "already has runs" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_trials_are_timed_after_training_with_spreads_and_a_null_test(sweep: dict) -> None:
+    assert "measurement: 7 trial(s) timed; null test b1" in sweep["proc"].stdout
+    trials = _role(sweep["runs"], "trial")
+    sets = _role(sweep["runs"], "measurement")
+    assert len(sets) == 1 and sets[0].data.tags["measurement_set"] == "sweep"
+    # Timed once training was over: the stage starts after the last trial run ended.
+    assert sets[0].info.start_time >= max(r.info.end_time for r in trials)
+    null = sets[0].data.metrics
+    assert null["null_ratio_b1_min"] <= null["null_ratio_b1"] <= null["null_ratio_b1_max"]
+    for run in trials:
+        m = run.data.metrics
+        assert m["speedup_b1_min"] <= m["speedup_b1"] <= m["speedup_b1_max"]
+        assert m["latency_ms_b1_spread"] >= 0 and m["throughput_spread"] >= 0
+        assert m["measure_threads"] >= 1
+    masked = [r for r in trials if r.data.tags.get("model_format") in ("sparse", "csr")]
+    assert masked and all("sparse_ratio_b1" in r.data.metrics for r in masked)
+    structured = [r for r in trials if r.data.tags["method"] == "structured"]
+    assert structured[0].data.tags["model_format"] == "structured"
+
+
+def test_measure_records_a_new_set_and_analyze_reports_with_it(sweep: dict) -> None:
+    runs, client = sweep["runs_dir"], sweep["client"]
+    before = {r.info.run_id: r.data.metrics["latency_ms_b1"]
+              for r in _role(sweep["runs"], "trial")}
+    proc = cli("measure", "e2e", "--runs-dir", str(runs), "--blocks", "3", "--repeats", "3",
+               "--threads", "1", timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "null test (dense vs a copy of itself)" in proc.stdout
+    name = proc.stdout.split("measurement set ", 1)[1].split(":", 1)[0]
+    sets = client.search_runs([sweep["exp"].experiment_id], "tags.role = 'measurement'")
+    assert sorted(r.data.tags["measurement_set"] for r in sets) == sorted(["sweep", name])
+    new = next(r for r in sets if r.data.tags["measurement_set"] == name)
+    assert new.data.tags["threads"] == "1" and new.data.metrics["trials_measured"] == 7
+    # A new set, not written over the old: the trial runs keep the sweep's own figures.
+    for run_id, latency in before.items():
+        assert client.get_run(run_id).data.metrics["latency_ms_b1"] == latency
+    out = runs / "reports" / "e2e-remeasured"
+    proc = cli("analyze", "e2e", "--runs-dir", str(runs), "--measurement", name, "--out",
+               str(out), timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"from measurement set `{name}` on cpu" in (out / "report.md").read_text()
+    table = json.loads((out / "all_results.json").read_text())
+    timed = {r["run_id"]: r["latency_ms_b1"] for r in table if r["role"] == "trial"}
+    rows = {r["run_id"]: r for r in _csv_rows(client, new.info.run_id)}
+    assert timed == pytest.approx({k: float(v["latency_ms_b1"]) for k, v in rows.items()})
+    bad = cli("analyze", "e2e", "--runs-dir", str(runs), "--measurement", "nope", timeout=120)
+    assert bad.returncode == 2 and "no measurement set 'nope'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def _csv_rows(client: MlflowClient, run_id: str) -> list[dict]:
+    import csv
+
+    path = client.download_artifacts(run_id, "measurements.csv")
+    with open(path) as f:
+        return list(csv.DictReader(f))

@@ -10,15 +10,14 @@ import torch
 
 from pruning import scores
 from pruning.allocation import global_masks
+from pruning.latency import measure_efficiency
 from pruning.masks import Masks
 from pruning.measure import (
     count_macs,
     count_prunable,
-    measure_efficiency,
     measured_sparsity,
     params_total,
     state_dict_bytes,
-    time_pair,
 )
 from pruning.methods import METHODS, Budget, make_method, method_class
 from pruning.methods.base import MethodContext
@@ -158,12 +157,14 @@ def test_compact_model_reloads_identically(method: str, tmp_path: Path) -> None:
 def test_efficiency_measurement_keys_and_ratios() -> None:
     dense = _model().eval()
     pruned = _prune("structured", 0.9).model.eval()
-    m = measure_efficiency(dense, pruned, (3, 32, 32), warmup=1, repeats=3, throughput_batch=16)
+    m = measure_efficiency(dense, pruned, (3, 32, 32), warmup=1, repeats=3, blocks=3,
+                           throughput_batch=16)
     for key in ("latency_ms_b1", "latency_ms_b1_dense", "speedup_b1", "throughput",
                 "throughput_dense", "speedup_throughput", "macs", "macs_dense",
                 "theoretical_speedup"):
         assert m[key] > 0, key
     assert m["theoretical_speedup"] > 5
-    assert m["speedup_b1"] == pytest.approx(m["latency_ms_b1_dense"] / m["latency_ms_b1"])
-    d, p = time_pair(dense, pruned, (3, 32, 32), 1, 1, 3, "cpu")
-    assert d > 0 and p > 0
+    # The speedup is the median of per-block ratios, inside its own spread.
+    for key in ("b1", "throughput"):
+        assert m[f"speedup_{key}_min"] <= m[f"speedup_{key}"] <= m[f"speedup_{key}_max"]
+    assert m["latency_ms_b1_spread"] >= 0 and m["throughput_dense_spread"] >= 0

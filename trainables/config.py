@@ -52,13 +52,17 @@ class Recipe:
 
 @dataclass(frozen=True)
 class MeasureConfig:
-    """How latency is timed: warm-up calls, timed repeats, the throughput batch size, and
-    whether masked models are also timed on sparse (CSR) kernels."""
+    """How the measurement step times a trial's model against its dense baseline
+    (``pruning.latency``): warm-up calls, timed forwards per block, blocks, the throughput
+    batch size, CPU threads (0: every core of the node, reserved for measuring), and whether
+    masked models are also timed on sparse (CSR) kernels."""
 
     warmup: int = 3
-    repeats: int = 20
+    repeats: int = 10
     throughput_batch: int = 64
     sparse_kernels: bool = True
+    blocks: int = 5
+    threads: int = 0
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,20 @@
 ``run_trial`` loads the seed's dense baseline from the cache, runs the method's rounds
 (rounds before the last come from, or go to, the shared round cache), retrains the last round
 with per-epoch checkpoints, selects the best validation checkpoint, finalizes, tests once,
-measures and saves. It needs no Ray and no MLflow: records go to a ``Reporter``. A notebook::
+counts (sparsity, MACs, bytes) and saves. Timing is a separate step with the cores to itself
+(``trainables.measurement``). It needs no Ray and no MLflow: records go to a ``Reporter``. A
+notebook::
 
     from trainables.runtime import TrialEnv
     from trainables.trial import run_trial
     from trainables.dense import ensure_dense
+    from trainables.reporter import LocalReporter
+    from trainables.measurement import load_saved_trial, measure_saved_trial
+    from pruning.latency import TimingPlan
     env = TrialEnv(storage="runs/storage", data_dir="runs/data")
     ensure_dense(cfg.dense, env)           # trains the baseline unless it is cached
-    metrics = run_trial(cfg, env)          # a LocalReporter by default
+    metrics = run_trial(cfg, env, LocalReporter(artifacts_dir="out"))
+    timing = measure_saved_trial(load_saved_trial(Path("out"), env.storage), TimingPlan())
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ from filelock import FileLock, Timeout
 
 from pruning.masks import mask_sparsity
 from pruning.measure import (
+    count_macs,
     count_prunable,
-    measure_efficiency,
     measured_sparsity,
     params_nonzero,
     params_total,
@@ -296,34 +302,6 @@ class _Trial:
         return [(step, {"dst.pruned": pruned, "dst.regrown": regrown})
                 for step, pruned, regrown in updates]
 
-    def _time_sparse(self, model: torch.nn.Module, dense: dict[str, float]
-                     ) -> dict[str, float]:
-        """The masked model on CSR kernels (``pruning.sparse_exec``, layers autotuned for
-        each batch size) against the dense model, timed like ``measure_efficiency``;
-        ``speedup_sparse`` only where the sparse path is faster (DESIGN.md: no speedup that
-        was not measured)."""
-        from pruning.measure import inference_form, time_prepared
-        from pruning.sparse_exec import sparse_inference
-
-        m, shape, cpu = self.cfg.measure, (self.splits.in_channels, 32, 32), torch.device("cpu")
-        dense = inference_form(self.dense, cpu)
-        out: dict[str, float] = {}
-        for batch, key in ((1, "b1"), (m.throughput_batch, "throughput")):
-            fast, plan = sparse_inference(model, shape, batch)
-            dense_ms, sparse_ms = time_prepared([dense, fast], shape, batch, m.warmup,
-                                                m.repeats, cpu)
-            out[f"sparse_layers_csr_{key}"] = len(plan.csr)
-            # Dense time / sparse time, below 1 where sparse kernels are slower (reported so).
-            out[f"sparse_ratio_{key}"] = dense_ms / sparse_ms
-            if key == "b1":
-                out["latency_ms_b1_sparse"] = sparse_ms
-            else:
-                out["throughput_sparse"] = batch / (sparse_ms / 1000.0)
-            if dense_ms > sparse_ms:
-                name = "speedup_sparse" if key == "b1" else "speedup_sparse_throughput"
-                out[name] = dense_ms / sparse_ms
-        return out
-
     def _budget(self, loop: TrainingLoop) -> dict[str, float]:
         """Training the result cost (DESIGN.md section 9), after pruning and in total."""
         epochs = loop.epoch + sum(int(m["epochs"]) for m in self.rounds)
@@ -360,16 +338,11 @@ class _Trial:
         test_loss, test_acc = evaluate(model, splits.test_x, splits.test_y, splits, self.device,
                                        cfg.finetune.eval_batch_size)
         model = model.to("cpu", memory_format=torch.contiguous_format).float().eval()
-        efficiency = measure_efficiency(
-            self.dense, model, (splits.in_channels, 32, 32), device=self.device,
-            warmup=cfg.measure.warmup, repeats=cfg.measure.repeats,
-            throughput_batch=cfg.measure.throughput_batch,
-        )
-        model = model.to("cpu").eval()
-        masked = not structured and not self.method.unpruned
-        # Sparse kernels are a CPU path: timed where the trial itself runs on the CPU.
-        if masked and cfg.measure.sparse_kernels and self.device.type == "cpu":
-            efficiency.update(self._time_sparse(model, efficiency))
+        # Counted here; timed later, in the measurement step, with the node's cores to itself
+        # (trainables.measurement): timings taken beside training trials are noise.
+        macs, macs_dense = count_macs(model, self.example), count_macs(self.dense, self.example)
+        efficiency = {"macs": macs, "macs_dense": macs_dense,
+                      "theoretical_speedup": macs_dense / max(1, macs)}
         with tempfile.TemporaryDirectory(prefix="prune-sweep-art-") as tmp:
             out = Path(tmp)
             (out / "model").mkdir()
@@ -401,5 +374,7 @@ class _Trial:
             (out / "metrics.json").write_text(json.dumps(final, indent=2, sort_keys=True))
             self.reporter.log_metrics(final, step=loop.epoch)
             self.reporter.log_artifacts(out)
-        self.reporter.set_tags({"device": str(self.device)})
+            # How the result runs at inference (analysis.load.execution_kind reads it).
+            self.reporter.set_tags({"device": str(self.device), "model_format":
+                                    "dense" if self.method.unpruned else kind})
         return final

@@ -72,6 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--compare", nargs="*", default=[], help="other sweeps to compare")
     _common(analyze)
 
+    analyze.add_argument("--measurement", metavar="SET",
+                         help="latencies from this measurement set (`prune-sweep measure` "
+                         "names it; `latest` for the newest) instead of the sweep's own")
+
+    measure = sub.add_parser("measure", help="time a finished sweep's saved models again on "
+                             "this machine, as a new measurement set")
+    measure.add_argument("sweep")
+    measure.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    measure.add_argument("--threads", type=int, default=0,
+                         help="CPU threads (default 0: every core of this machine)")
+    measure.add_argument("--blocks", type=int, default=None,
+                         help="timing blocks per model (default: the space's, 5)")
+    measure.add_argument("--repeats", type=int, default=None,
+                         help="forwards per block (default: the space's, 10)")
+    measure.add_argument("--storage", help="shared storage holding the dense cache (default: "
+                         "as recorded for the sweep)")
+    _common(measure)
+
     ui = sub.add_parser("ui", help="MLflow UI for the runs directory, on 127.0.0.1")
     _common(ui)
     ui.add_argument("--host", default="127.0.0.1")
@@ -148,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tune_app.status_command import analyze_command
 
             return analyze_command(args)
+        if args.command == "measure":
+            from tune_app.measure_command import measure_command
+
+            return measure_command(args)
         if args.command in ("server", "submit"):
             from tune_app import server_command
 

@@ -16,6 +16,7 @@ from trainables.shared_storage import SharedStorage
 from tune_app import cluster
 from tune_app.errors import UserError
 from tune_app.invocation import command_name
+from tune_app.measure_ray import run_measure_stage
 from tune_app.paths import RunsLayout, check_storage, git_sha
 from tune_app.records import write_sweep_record
 from tune_app.search import run_search_stage
@@ -24,6 +25,7 @@ from tune_app.sweep import (
     Resources,
     finish_parent,
     format_table,
+    merge_timings,
     run_dense_stage,
     run_trial_stage,
     spec_hash,
@@ -129,6 +131,8 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
         elif spec.search is None:
             grid = run_trial_stage(spec, runtime, res, set(dense_failed),
                                    recipe=spec.recipe_source, resume=resume)
+            outcome, timed = run_measure_stage(spec, runtime, res.per_trial.get("gpu", 0) > 0)
+            print(outcome, flush=True)
     except KeyboardInterrupt:
         client.set_tag(parent, "interrupted", "true")
         client.set_terminated(parent, status="FAILED")
@@ -138,6 +142,8 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
         cluster.shutdown()
         return 130
     rows, failed = summarize_results(grid)
+    if grid is not None:
+        rows = merge_timings(rows, timed)
     failed += [f"dense seed={s}" for s in dense_failed]
     if best_path is not None:
         client.log_artifact(parent, str(best_path))

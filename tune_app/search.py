@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from mlflow import MlflowClient
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
@@ -19,6 +20,7 @@ from trainables.runtime import Runtime
 from tune_app.errors import UserError
 from tune_app.interrupt import fit
 from tune_app.sweep import Resources, make_tuner
+from tune_app.tracking import close_orphaned_trial_runs
 
 
 def optuna_distribution(p: SearchParam) -> optuna.distributions.BaseDistribution:
@@ -68,6 +70,9 @@ def _search_cell(spec: SweepSpec, cell: Cell, runtime: Runtime, res: Resources, 
         num_samples=search.num_samples,
     )
     grid = fit(tuner)
+    # Samples the scheduler stopped may not have closed their runs before Tune ended them.
+    close_orphaned_trial_runs(MlflowClient(tracking_uri=runtime.tracking_uri),
+                              runtime.experiment_id, search=True)
     best, best_score = None, float("-inf")
     for result in grid:
         metrics = result.metrics or {}

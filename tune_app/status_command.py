@@ -53,6 +53,15 @@ def status_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def known_sweep_uri(args: argparse.Namespace, paths: RunsLayout) -> str:
+    """The reachable tracking URI of a sweep this runs dir (or ``--mlflow-uri``) knows; a user
+    error otherwise."""
+    _known_or_fail(args, paths)
+    uri = _sweep_uri(args, paths)
+    check_reachable(uri, args.timeout_s)
+    return uri
+
+
 def _known_or_fail(args: argparse.Namespace, paths: RunsLayout) -> None:
     """Fail fast (before importing MLflow) for a sweep that is not in this runs dir: with the
     default store, every sweep recorded there has a record (written when it starts)."""
@@ -92,13 +101,13 @@ def analyze_command(args: argparse.Namespace) -> int:
     """Build the sweep's report from its MLflow runs."""
     from analysis.command import run_analyze
     from analysis.load import SweepNotFoundError
+    from analysis.stats import DuplicateSeedError
 
     paths = layout(args.runs_dir, create=False)
-    _known_or_fail(args, paths)
-    uri = _sweep_uri(args, paths)
-    check_reachable(uri, args.timeout_s)
+    uri = known_sweep_uri(args, paths)
     out = Path(args.out).resolve() if args.out else None
     try:
-        return run_analyze(args.sweep, uri, paths.reports_dir, out, list(args.compare))
-    except SweepNotFoundError as exc:
+        return run_analyze(args.sweep, uri, paths.reports_dir, out, list(args.compare),
+                           args.measurement)
+    except (SweepNotFoundError, DuplicateSeedError) as exc:
         raise UserError(str(exc).splitlines()[0]) from None

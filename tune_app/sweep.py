@@ -19,6 +19,7 @@ from trainables.runtime import Runtime
 from trainables.tracking import TrackedRun
 from tune_app.interrupt import fit
 from tune_app.progress import ProgressPrinter, trial_label
+from tune_app.tracking import close_orphaned_trial_runs
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,13 @@ def run_trial_stage(spec: SweepSpec, runtime: Runtime, res: Resources, skip_seed
     }
     tuner = make_tuner(prune_finetune_trainable, space, runtime.sweep, runtime, res,
                        len(cells), "trials", resume)
-    return fit(tuner)
+    grid = fit(tuner)
+    closed = close_orphaned_trial_runs(MlflowClient(tracking_uri=runtime.tracking_uri),
+                                       runtime.experiment_id, search=False)
+    if closed:
+        print(f"stage 2: {closed} trial run(s) left open by ended workers marked FAILED "
+              "(resume retries them)", flush=True)
+    return grid
 
 
 def summarize_results(grid: tune.ResultGrid | None) -> tuple[list[dict], list[str]]:
@@ -168,6 +175,20 @@ def summarize_results(grid: tune.ResultGrid | None) -> tuple[list[dict], list[st
     return rows, failed
 
 
+def merge_timings(rows: list[dict], timed: list[dict]) -> list[dict]:
+    """The trials' final metrics with the measurement stage's figures for the same trial."""
+    by_label = {f"{t['method']} s={t['sparsity']:g} seed={t['seed']}": t for t in timed}
+    return [{**r, **by_label.get(r["trial"], {})} for r in rows]
+
+
+def _speedup(r: dict) -> str:
+    if "speedup_b1" not in r:
+        return "-"
+    if r.get("execution") == "masked":
+        return "dense k."  # zeros in dense shapes: timing noise, not a speedup
+    return f"{r['speedup_b1']:.2f}x"
+
+
 def format_table(rows: list[dict]) -> str:
     """The end-of-sweep table printed to the terminal."""
     head = f"{'trial':32} {'test_acc':>8} {'sparsity':>8} {'MACs':>10} {'speedup':>8} {'compr.':>7}"
@@ -175,7 +196,7 @@ def format_table(rows: list[dict]) -> str:
     for r in sorted(rows, key=lambda r: r["trial"]):
         lines.append(
             f"{r['trial']:32} {100 * r['test_acc']:7.1f}% {100 * r['sparsity']:7.1f}% "
-            f"{r['macs'] / 1e6:9.2f}M {r['speedup_b1']:7.2f}x {r['compression_ratio']:6.1f}x"
+            f"{r['macs'] / 1e6:9.2f}M {_speedup(r):>8} {r['compression_ratio']:6.1f}x"
         )
     return "\n".join(lines)
 

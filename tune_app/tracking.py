@@ -126,3 +126,26 @@ def close_interrupted_runs(client: MlflowClient, experiment_id: str) -> int:
             client.set_terminated(run.info.run_id, status="FAILED")
             closed += 1
     return closed
+
+
+def close_orphaned_trial_runs(client: MlflowClient, experiment_id: str, search: bool) -> int:
+    """After a stage's ``fit`` returned (no trial of it is alive), close trial runs it left
+    RUNNING: Tune can end a worker the scheduler stopped before the trial closes its own run.
+    A search sample is then an early stop (FINISHED, ``stopped_early``); a grid trial FAILED,
+    with the reason in its ``error`` tag. Returns how many were closed."""
+    runs = client.search_runs([experiment_id], "attributes.status = 'RUNNING'",
+                              max_results=10000)
+    closed = 0
+    for run in runs:
+        tags = run.data.tags
+        if tags.get("role") != "trial" or (tags.get("search") == "true") != search:
+            continue
+        if search:
+            client.set_tag(run.info.run_id, "stopped_early", "true")
+            client.set_terminated(run.info.run_id, status="FINISHED")
+        else:
+            client.set_tag(run.info.run_id, "error",
+                           "the trial's worker ended before the trial closed its run")
+            client.set_terminated(run.info.run_id, status="FAILED")
+        closed += 1
+    return closed

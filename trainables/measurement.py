@@ -1,0 +1,91 @@
+"""Timing a finished trial's saved model against its dense baseline, as its own step after
+training (DESIGN.md section 2, Latency). Plain functions, no Ray and no MLflow: the sweep's
+measurement stage and ``prune-sweep measure`` call them with a downloaded trial directory.
+
+A trial directory holds what a trial logs as artifacts: ``config.json`` (the TrialConfig) and
+``model/`` (the compact model and ``loader.json``). The dense model comes from the dense cache
+in shared storage, the same weights the trial started from."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from pruning.latency import TimingPlan, null_test, time_pruned
+from pruning.storage import load_compact
+from trainables.config import TrialConfig, from_dict
+from trainables.dense_cache import DenseCache
+from trainables.models import build_model
+
+IMAGE_SIZE = 32  # every data set is fed at CIFAR-10's 32x32
+
+
+@dataclass(frozen=True)
+class SavedTrial:
+    """A finished trial's models, loaded for timing."""
+
+    dense: nn.Module
+    pruned: nn.Module
+    masked: bool
+    input_shape: tuple[int, int, int]
+    config: TrialConfig
+
+
+def load_saved_trial(directory: Path, storage: str) -> SavedTrial:
+    """The pruned model saved in ``directory`` and its dense baseline from ``storage``."""
+    cfg = from_dict(TrialConfig, json.loads((directory / "config.json").read_text()))
+    loader = json.loads((directory / "model" / "loader.json").read_text())
+
+    def fresh() -> nn.Module:
+        return build_model(loader["model"], num_classes=loader["num_classes"],
+                           width=loader["width"], in_channels=loader["in_channels"])
+
+    pruned = load_compact(directory / "model" / loader["file"], fresh)
+    dense = fresh()
+    dense.load_state_dict(DenseCache(storage, cfg.dense).weights("final"))
+    masked = loader["format"] in ("sparse", "csr") and cfg.method != "unpruned"
+    shape = (int(loader["in_channels"]), IMAGE_SIZE, IMAGE_SIZE)
+    return SavedTrial(dense.eval(), pruned.eval(), masked, shape, cfg)
+
+
+def measure_saved_trial(trial: SavedTrial, plan: TimingPlan, sparse_kernels: bool = True
+                        ) -> dict[str, float]:
+    """Latency and throughput of the trial's model against its dense baseline, with spreads
+    and per-block speedups (``pruning.latency.time_pruned``); a masked model on CPU is also
+    timed on sparse (CSR) kernels, autotuned per batch size."""
+    sparse = None
+    extra: dict[str, float] = {}
+    if trial.masked and sparse_kernels and torch.device(plan.device).type == "cpu":
+        from pruning.sparse_exec import sparse_inference
+
+        sparse = {}
+        for batch, key in ((1, "b1"), (plan.throughput_batch, "throughput")):
+            sparse[batch], chosen = sparse_inference(trial.pruned, trial.input_shape, batch)
+            extra[f"sparse_layers_csr_{key}"] = len(chosen.csr)
+    return {**time_pruned(trial.dense, trial.pruned, trial.input_shape, plan, sparse), **extra}
+
+
+def null_figure(trial: SavedTrial, plan: TimingPlan) -> dict[str, float]:
+    """The null test of a measurement run: the trial's dense model against a copy of itself."""
+    return null_test(trial.dense, trial.input_shape, plan)
+
+
+def hardware(device: str) -> str:
+    """The machine timings come from, in words: CPU model and cores, or the GPU's name."""
+    if torch.device(device).type == "cuda" and torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(torch.device(device))} (CUDA {torch.version.cuda})"
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} logical CPU(s)"

@@ -1,0 +1,129 @@
+"""Latency as its own step (DESIGN.md section 2): finished trials' saved models are timed
+against their dense baselines while nothing else runs on the cores that time them.
+
+In a sweep, the measurement stage runs after the trials, as one Ray task that reserves every
+CPU (and a GPU, when trials used GPUs) of one node; its figures go to each trial's run
+(``latency_ms_b1``, ``speedup_b1`` ... with spreads) and to a ``role=measurement`` run that
+holds the set's hardware, thread count, null test and table. ``prune-sweep measure`` times a
+finished sweep again on the machine it runs on and records a new set, never over the old."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Run
+
+from pruning.latency import ThreadCount, TimingPlan
+from trainables.config import MeasureConfig
+from trainables.measurement import hardware, load_saved_trial, measure_saved_trial, null_figure
+
+SWEEP_SET = "sweep"  # the set taken by the sweep itself, whose figures are on the trial runs
+PER_TRIAL_S = 900.0  # bound on one trial's timing inside the stage (full ResNet18 on CPU: ~1 min)
+
+
+def timing_plan(measure: MeasureConfig, device: str, threads: int | None = None) -> TimingPlan:
+    """The space's measurement settings on ``device`` with ``threads`` (None: the space's)."""
+    return TimingPlan(measure.warmup, measure.repeats, measure.blocks, measure.throughput_batch,
+                      measure.threads if threads is None else threads, device)
+
+
+def trial_runs(client: MlflowClient, experiment_id: str, missing_only: bool) -> list[Run]:
+    """FINISHED grid trial runs (search samples are not timed), optionally only those without
+    the sweep's own timing yet (a stage cut short goes on where it stopped)."""
+    runs = client.search_runs([experiment_id],
+                              "tags.role = 'trial' and attributes.status = 'FINISHED'",
+                              max_results=50000)
+    runs = [r for r in runs if r.data.tags.get("recipe") != "search"]
+    if missing_only:
+        runs = [r for r in runs if "latency_ms_b1" not in r.data.metrics]
+    return sorted(runs, key=lambda r: (r.data.tags.get("method", ""),
+                                       float(r.data.tags.get("sparsity", 0)),
+                                       int(r.data.tags.get("seed", 0))))
+
+
+def _label(run: Run) -> str:
+    t = run.data.tags
+    return f"{t.get('method')} s={t.get('sparsity')} seed={t.get('seed')}"
+
+
+def time_runs(client: MlflowClient, runs: list[Run], storage: str, plan: TimingPlan,
+              sparse_kernels: bool, write_trials: bool,
+              say: Callable[[str], None] = print) -> tuple[list[dict[str, Any]], dict]:
+    """Download each run's model, time it against its dense baseline; returns one row per run
+    and the null test (taken on the first run's dense model). With ``write_trials`` each
+    run's figures are logged to it as they come."""
+    rows: list[dict[str, Any]] = []
+    null: dict[str, float] = {}
+    with ThreadCount(plan.threads) as threads:
+        say(f"measuring {len(runs)} trial(s) on {plan.device} ({hardware(plan.device)}), "
+            f"{threads} thread(s), {plan.blocks} blocks of {plan.repeats} forwards")
+        for i, run in enumerate(runs, 1):
+            started = time.monotonic()
+            with tempfile.TemporaryDirectory(prefix="prune-sweep-measure-") as tmp:
+                for path in ("model", "config.json"):
+                    client.download_artifacts(run.info.run_id, path, tmp)
+                trial = load_saved_trial(Path(tmp), storage)
+            if not null:
+                null = null_figure(trial, plan)
+                say(f"null test (dense vs a copy of itself): b1 {null['null_ratio_b1']:.3f}x "
+                    f"({null['null_ratio_b1_min']:.3f}-{null['null_ratio_b1_max']:.3f}), "
+                    f"throughput {null['null_ratio_throughput']:.3f}x")
+            metrics = measure_saved_trial(trial, plan, sparse_kernels)
+            metrics["measure_threads"] = threads
+            if write_trials:
+                stamp = int(time.time() * 1000)
+                client.log_batch(run.info.run_id, metrics=[
+                    Metric(k, float(v), stamp, 0) for k, v in metrics.items()])
+            tags = run.data.tags
+            rows.append({"run_id": run.info.run_id, "method": tags.get("method"),
+                         "sparsity": float(tags.get("sparsity", 0)),
+                         "seed": int(tags.get("seed", -1)),
+                         "execution": "masked" if trial.masked else tags.get("model_format", ""),
+                         **metrics})
+            say(f"[{i}/{len(runs)}] {_label(run)}: {metrics['latency_ms_b1']:.2f} ms at b1, "
+                f"speedup {metrics['speedup_b1']:.2f}x ({metrics['speedup_b1_min']:.2f}-"
+                f"{metrics['speedup_b1_max']:.2f}), {time.monotonic() - started:.0f}s")
+    return rows, {**null, "threads": threads}
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def record_set(client: MlflowClient, experiment_id: str, parent_run_id: str | None,
+               name: str, plan: TimingPlan, rows: list[dict[str, Any]], null: dict) -> str:
+    """A ``role=measurement`` run for one measurement set: where and how it was timed, the
+    null test, and ``measurements.csv`` (one row per trial run)."""
+    tags = {"role": "measurement", "measurement_set": name, "device": plan.device,
+            "hardware": hardware(plan.device), "threads": str(null.get("threads", "")),
+            "mlflow.runName": f"measurement {name}"}
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id
+    run_id = client.create_run(experiment_id, tags=tags).info.run_id
+    client.log_batch(run_id, params=[], metrics=[
+        Metric(k, float(v), int(time.time() * 1000), 0) for k, v in null.items()
+        if k != "threads"])
+    for key, value in asdict(plan).items():
+        client.log_param(run_id, f"plan.{key}", value)
+    client.log_metric(run_id, "trials_measured", len(rows))
+    client.log_text(run_id, _csv(rows), "measurements.csv")
+    client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+def new_set_name(device: str) -> str:
+    """A name for a set ``prune-sweep measure`` adds: device and UTC time, never reused."""
+    return f"{device}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
