@@ -4,7 +4,8 @@
 
 For every method and sparsity: measured parameter sparsity, MACs, latency at batch 1 and
 throughput at a larger batch, each as a ratio to the dense model timed interleaved with it
-(see ``pruning.measure.time_pair``). Weights are random: timing does not depend on them."""
+(``pruning.latency``: blocks in rotating order, per-block ratios). Weights are random: timing
+does not depend on them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import time
 
 import torch
 
-from pruning.measure import count_prunable, measure_efficiency, measured_sparsity
+from pruning.latency import measure_efficiency
+from pruning.measure import count_prunable, measured_sparsity
 from pruning.methods import make_method
 from pruning.methods.base import MethodContext
 from pruning.storage import save_compact
