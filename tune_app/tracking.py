@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,6 +16,17 @@ from tune_app.waits import DEFAULT_S, bounded
 
 if TYPE_CHECKING:  # mlflow costs seconds to import: argument errors must not wait for it
     from mlflow import MlflowClient
+
+# The tag the MLflow UI keeps an experiment's kind in, and the kind its selector writes for
+# "Machine learning" (ExperimentKind.CUSTOM_MODEL_DEVELOPMENT in mlflow/server/js). The 3.17 UI
+# picks the view from its sidebar switch or ?workflowType= instead: see docs/mlflow.md.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+ML_EXPERIMENT_KIND = "custom_model_development"
+# A saved view of the runs table (MLflow >= 3.15): the UI lists the experiment tags with this
+# prefix under "Views" and applies one opened as ?viewStateShareKey=<key>.
+SAVED_VIEW_PREFIX = "mlflow.sharedViewState."
+TRIALS_VIEW = "trials"
+TRIALS_VIEW_COLUMNS = ("tags.`method`", "tags.`sparsity`", "tags.`seed`", "metrics.`test_acc`")
 
 
 def resolve_tracking_uri(flag: str | None, runs_dir: Path) -> str:
@@ -61,14 +74,49 @@ def _health(uri: str, timeout_s: float) -> None:
 
 
 def get_or_create_experiment(client: MlflowClient, name: str, artifact_location: str | None) -> str:
-    """The experiment named after the sweep (restored if it was deleted)."""
+    """The experiment named after the sweep (restored if it was deleted), of the machine-learning
+    kind (``mlflow.experimentKind``; a kind someone chose for it is kept)."""
     exp = client.get_experiment_by_name(name)
     if exp is None:
         location = f"{artifact_location}/{name}" if artifact_location else None
-        return client.create_experiment(name, artifact_location=location)
+        return client.create_experiment(name, artifact_location=location,
+                                        tags={EXPERIMENT_KIND_TAG: ML_EXPERIMENT_KIND})
     if exp.lifecycle_stage == "deleted":
         client.restore_experiment(exp.experiment_id)
+    if EXPERIMENT_KIND_TAG not in exp.tags:
+        client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, ML_EXPERIMENT_KIND)
     return exp.experiment_id
+
+
+def trials_view_state() -> dict[str, object]:
+    """The runs table of the "Trials" view: method, sparsity, seed and test_acc columns, best
+    test_acc first. Sorting by a metric also lists the child runs flat: the UI folds them under
+    the sweep's parent run only when sorting by start time (its default)."""
+    return {"orderByKey": "metrics.`test_acc`", "orderByAsc": False,
+            "selectedColumns": list(TRIALS_VIEW_COLUMNS)}
+
+
+def add_trials_view(client: MlflowClient, experiment_id: str) -> None:
+    """Give a sweep's experiment the UI's machine-learning kind and its saved "Trials" view
+    (see ``experiment_page_url``), unless it has them: a view edited in the UI is kept."""
+    tags = client.get_experiment(experiment_id).tags
+    if EXPERIMENT_KIND_TAG not in tags:
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, ML_EXPERIMENT_KIND)
+    key = SAVED_VIEW_PREFIX + TRIALS_VIEW
+    if key not in tags:
+        now = int(time.time() * 1000)
+        # The UI's saved-view envelope; ``state`` may be plain JSON (or deflated by the UI).
+        client.set_experiment_tag(experiment_id, key, json.dumps({
+            "name": "Trials", "createdAt": now, "updatedAt": now,
+            "state": json.dumps(trials_view_state()),
+        }))
+
+
+def experiment_page_url(ui_url: str, experiment_id: str) -> str:
+    """The experiment's runs in the MLflow UI at ``ui_url``: the machine-learning view (whatever
+    the browser last chose in the sidebar) with the "Trials" view applied."""
+    return (f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs"
+            f"?workflowType=machine_learning&viewStateShareKey={TRIALS_VIEW}")
 
 
 def find_experiment(client: MlflowClient, name: str) -> str | None:
@@ -91,8 +139,12 @@ def existing_trial_runs(client: MlflowClient, experiment_id: str) -> int:
 def open_parent_run(
     client: MlflowClient, experiment_id: str, sweep: str, tags: dict[str, str]
 ) -> str:
-    """The sweep's one parent run (continued, never duplicated), set RUNNING."""
+    """The sweep's one parent run (continued, never duplicated), set RUNNING. Run and resume
+    both come here, so this is where the experiment gets its "Trials" view (a sweep from before
+    the view existed too, when resumed)."""
     from mlflow.entities import ViewType
+
+    add_trials_view(client, experiment_id)
 
     found = client.search_runs(
         [experiment_id], filter_string="tags.role = 'sweep'", max_results=1,
