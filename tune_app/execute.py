@@ -36,6 +36,7 @@ from tune_app.tracking import (
     artifact_root,
     close_interrupted_runs,
     existing_trial_runs,
+    experiment_page_url,
     find_experiment,
     get_or_create_experiment,
     open_parent_run,
@@ -160,7 +161,9 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
     if failed:
         print(f"retry the failed trials with: {resume_hint}")
     print(f"\nnext: {cmd} analyze {spec.name} --runs-dir {paths.runs_dir}   |   "
-          f"{cmd} ui --runs-dir {paths.runs_dir}", flush=True)
+          f"{cmd} ui --runs-dir {paths.runs_dir}\n"
+          f"trials in the UI (docs/mlflow.md): "
+          f"{experiment_page_url('http://127.0.0.1:5000', runtime.experiment_id)}", flush=True)
     cluster.shutdown()
     return 0 if not failed else 1
 
