@@ -68,7 +68,9 @@ def sweep_context(client: MlflowClient, sweep: str, runs: pd.DataFrame) -> Sweep
     exp = client.get_experiment_by_name(sweep)
     parents = client.search_runs([exp.experiment_id], "tags.role = 'sweep'",
                                  max_results=1) if exp else []
-    params = dict(parents[0].data.params) if parents else {}
+    # The parent run logs the resolved space as ``spec.<dotted key>`` params.
+    params = {k.removeprefix("spec."): v
+              for k, v in (parents[0].data.params.items() if parents else ())}
     git_sha = parents[0].data.tags.get("git_sha", "") if parents else ""
     own = runs[runs["sweep"] == sweep]
     grid = _grid(params, own)

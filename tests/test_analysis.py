@@ -79,7 +79,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     exp = client.create_experiment("fab", artifact_location=(root / "art").as_uri())
     parent = client.create_run(exp, tags={"role": "sweep", "sweep": "fab"}).info.run_id
     for key, value in SPACE_PARAMS.items():
-        client.log_param(parent, key, value)
+        client.log_param(parent, f"spec.{key}", value)  # as tune_app.execute logs the space
     for seed in SEEDS:
         dense = client.create_run(exp, tags={"role": "dense", "seed": str(seed), "sweep": "fab",
                                              "mlflow.parentRunId": parent})
