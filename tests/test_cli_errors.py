@@ -78,6 +78,7 @@ CASES = [
     (["status", "nope"], "no sweep named 'nope'"),
     (["analyze", "nope"], "no sweep named 'nope'"),
     (["measure", "nope"], "no sweep named 'nope'"),
+    (["analyze", "a", "--compare", "b", "a"], "--compare: each sweep once, got a b a"),
     (["measure", "nope", "--device", "tpu"], "--device: 'tpu' is not one of cpu, cuda, cuda:N"),
     (["measure", "nope", "--threads", "-1"], "--threads: must be at least 0, got -1"),
     (["measure", "nope", "--blocks", "0"], "--blocks: must be at least 1, got 0"),

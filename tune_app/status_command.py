@@ -103,6 +103,9 @@ def analyze_command(args: argparse.Namespace) -> int:
     from analysis.load import SweepNotFoundError
     from analysis.stats import DuplicateSeedError
 
+    names = [args.sweep, *args.compare]
+    if len(set(names)) != len(names):
+        raise UserError(f"--compare: each sweep once, got {' '.join(names)}")
     paths = layout(args.runs_dir, create=False)
     uri = known_sweep_uri(args, paths)
     out = Path(args.out).resolve() if args.out else None
