@@ -204,7 +204,7 @@ def test_holm_matches_a_hand_computation() -> None:
 
 
 def test_a_duplicated_seed_is_an_error_and_search_samples_keep_the_best_by_validation(
-        tmp_path: Path) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)
     exp = client.create_experiment("dup", artifact_location=(tmp_path / "a").as_uri())
@@ -214,6 +214,15 @@ def test_a_duplicated_seed_is_an_error_and_search_samples_keep_the_best_by_valid
     df = load_runs("dup", uri).assign(sweep="dup")
     with pytest.raises(DuplicateSeedError, match=r"magnitude s=0.9 has seed 0 in 2 finished"):
         one_sample_per_seed(df)
+    # Through the CLI: one line, exit 2, no report written.
+    from tune_app.cli import main
+
+    capsys.readouterr()  # MLflow's own start-up lines from creating the store above
+    code = main(["analyze", "dup", "--mlflow-uri", uri, "--runs-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "sweep 'dup': magnitude s=0.9 has seed 0 in 2 finished runs" in err[0]
+    assert not (tmp_path / "runs" / "reports" / "dup" / "report.md").exists()
     exp = client.create_experiment("srch", artifact_location=(tmp_path / "b").as_uri())
     parent = client.create_run(exp, tags={"role": "sweep"}).info.run_id
     # Three samples of one cell: the best validation accuracy wins, not the best test one.
