@@ -16,7 +16,9 @@ SPACES: Registry = Registry("search space")
 _SEED_REPORT_METHODS = ("magnitude", "structured", "lottery")
 _SMOKE_DATA = DataConfig(name="synthetic", train_size=2000, val_size=500, test_size=1000)
 _SMOKE_MODEL = ModelConfig(name="resnet18", width=0.125)
-_SMOKE_MEASURE = MeasureConfig(warmup=2, repeats=10, throughput_batch=64)
+# One thread: a smoke sweep shares a laptop's cores with whatever else runs there, and OpenMP
+# threads spinning against another process's make timings crawl (tens of times slower).
+_SMOKE_MEASURE = MeasureConfig(warmup=2, repeats=5, throughput_batch=32, threads=1)
 
 
 @SPACES.register("smoke")
