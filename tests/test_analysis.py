@@ -15,7 +15,7 @@ from analysis import load_runs, summarize
 from analysis.load import SweepNotFoundError
 from analysis.plots import pareto_data, pareto_front, tradeoff_data
 from analysis.progress import cell_progress, format_progress
-from analysis.report import build_report
+from analysis.report import ReportResult, build_report
 from analysis.stats import (
     DuplicateSeedError,
     ci95_halfwidth,
@@ -145,8 +145,14 @@ def test_figure_data_comes_from_the_summary(store: str) -> None:
     assert pdata["front_speedup"].any() and pdata["front_size"].any()
 
 
-def test_report_files_and_analysis_run(store: str, tmp_path: Path) -> None:
-    result = build_report("fab", store, tmp_path / "rep")
+@pytest.fixture(scope="module")
+def report(store: str, tmp_path_factory: pytest.TempPathFactory) -> ReportResult:
+    """The fabricated sweep's report, built once for the tests that read it."""
+    return build_report("fab", store, tmp_path_factory.mktemp("rep"))
+
+
+def test_report_files_and_analysis_run(store: str, report: ReportResult) -> None:
+    result = report
     out = result.out_dir
     for name in ("tradeoff_curve.png", "pareto.png", "efficiency_table.md", "efficiency_table.csv",
                  "efficiency_table.tex", "all_results.json", "all_results.parquet", "report.md"):
@@ -156,11 +162,11 @@ def test_report_files_and_analysis_run(store: str, tmp_path: Path) -> None:
     assert csv["accuracy_pct"].tolist() == pytest.approx((100 * summary["test_acc_mean"]).tolist())
     records = json.loads((out / "all_results.json").read_text())
     assert len(records) == len(pd.read_parquet(out / "all_results.parquet")) == 18
-    report = (out / "report.md").read_text()
-    assert "| 90% | structured vs magnitude | 3 |" in report
-    assert "lottery s=0.9 seed=0: CUDA OOM" in report
-    assert "lottery s=0.5 seed=2" in report  # the missing cell
-    assert "recipe: default" in report
+    text = (out / "report.md").read_text()
+    assert "| 90% | structured vs magnitude | 3 |" in text
+    assert "lottery s=0.9 seed=0: CUDA OOM" in text
+    assert "lottery s=0.5 seed=2" in text  # the missing cell
+    assert "recipe: default" in text
     client = MlflowClient(tracking_uri=store)
     run = client.get_run(result.analysis_run_id)
     assert run.data.tags["role"] == "analysis" and run.info.status == "FINISHED"
@@ -233,16 +239,16 @@ def test_a_duplicated_seed_is_an_error_and_search_samples_keep_the_best_by_valid
     assert "best sample by validation accuracy (1 of 3" in notes[0]
 
 
-def test_the_report_names_its_context_and_updates_one_analysis_run(store: str,
-                                                                    tmp_path: Path) -> None:
-    first = build_report("fab", store, tmp_path / "r1")
-    report = (first.out_dir / "report.md").read_text()
+def test_the_report_names_its_context_and_updates_one_analysis_run(
+        store: str, report: ReportResult, tmp_path: Path) -> None:
+    first = report
+    text_of = (first.out_dir / "report.md").read_text()
     for text in ("**Data set**: fashion_mnist (train/validation/test images: 12000/2000/5000)",
                  "**Model**: resnet18 at width 0.125",
                  "dense 4 epoch(s), then retraining 3 epoch(s) per trial for every method",
                  "**Seeds**: 0, 1, 2 (n = 3)", "reference method `magnitude`", "torch ",
                  "**Timed**"):
-        assert text in report, text
+        assert text in text_of, text
     client = MlflowClient(tracking_uri=store)
     before = int(client.get_run(first.analysis_run_id).data.tags["versions"])
     second = build_report("fab", store, tmp_path / "r2")
