@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 from mlflow import MlflowClient
 
-SWEEP_SET = "sweep"
+SWEEP_SET = "sweep"  # the set the sweep's own stage takes; its figures are on the trial runs
 TIMED = ("latency_ms_b1", "latency_ms_b1_spread", "latency_ms_b1_dense", "speedup_b1",
          "speedup_b1_min", "speedup_b1_max", "throughput", "throughput_spread",
          "throughput_dense", "speedup_throughput", "speedup_throughput_min",

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from mlflow import MlflowClient
 
-from analysis.context import SweepContext, header_lines, sweep_context
+from analysis.context import header_lines, sweep_context
 from analysis.load import SweepNotFoundError, load_runs
 from analysis.measurements import MeasurementSetError, apply_set, find_set
 from analysis.plots import figure_files, plot_pareto, plot_tradeoff
@@ -109,11 +109,6 @@ def _recipes(df: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _contexts(client: MlflowClient, sweeps: Sequence[str], df: pd.DataFrame
-              ) -> list[SweepContext]:
-    return [sweep_context(client, s, df) for s in sweeps]
-
-
 def build_report(sweep: str, tracking_uri: str | None, out_dir: Path,
                  compare: Sequence[str] = (), measurement: str | None = None) -> ReportResult:
     """Write every report file to ``out_dir`` and log them to the sweep's analysis run, with
@@ -135,7 +130,7 @@ def build_report(sweep: str, tracking_uri: str | None, out_dir: Path,
     if mset is not None:
         df = apply_set(df, client, sweep, mset)
     timing = mset.describe() if mset else "not timed yet (`prune-sweep measure` times them)"
-    contexts = _contexts(client, sweeps, df)
+    contexts = [sweep_context(client, s, df) for s in sweeps]
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(df)
     table = efficiency_table(summary)

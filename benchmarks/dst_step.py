@@ -17,6 +17,7 @@ import statistics
 import time
 
 import torch
+from masked_step import random_splits  # the sibling script: benchmarks/ is on sys.path
 
 from pruning import scores
 from pruning.allocation import global_masks
@@ -26,14 +27,6 @@ from trainables.config import Recipe
 from trainables.data import DataSplits
 from trainables.engine import TrainingLoop
 from trainables.models import build_model
-
-
-def _splits(n: int) -> DataSplits:
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
-    y = torch.randint(0, 10, (n,), generator=g)
-    return DataSplits(x, y, x[:32], y[:32], x[:32], y[:32], (0.5,) * 3, (0.25,) * 3, 10, 3,
-                      tuple(str(i) for i in range(10)))
 
 
 def _rigl_loop(model: torch.nn.Module, splits: DataSplits, recipe: Recipe, every: int,
@@ -60,7 +53,7 @@ def main() -> None:
     device = torch.device(args.device)
     torch.manual_seed(0)
     model = build_model("resnet18", width=args.width)
-    splits = _splits(args.steps * args.batch)
+    splits = random_splits(args.steps * args.batch)
     recipe = Recipe(epochs=10_000, lr=0.01, batch_size=args.batch, eval_batch_size=32)
     loops = {
         "masked": TrainingLoop(copy.deepcopy(model), splits, recipe, 0, device,

@@ -24,7 +24,9 @@ from trainables.engine import TrainingLoop
 from trainables.models import build_model
 
 
-def _splits(n: int) -> DataSplits:
+def random_splits(n: int) -> DataSplits:
+    """``n`` random 32x32 RGB training images over 10 classes (timing does not need learnable
+    data), with 32 of them as validation and test splits."""
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
     y = torch.randint(0, 10, (n,), generator=g)
@@ -46,7 +48,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = build_model("resnet18", width=args.width)
     masks = global_masks(scores.magnitude(model), args.sparsity)
-    splits = _splits(args.steps * args.batch)
+    splits = random_splits(args.steps * args.batch)
     recipe = Recipe(epochs=10_000, lr=0.01, batch_size=args.batch, eval_batch_size=32)
     loops = {
         "unmasked": TrainingLoop(copy.deepcopy(model), splits, recipe, 0, device),

@@ -9,11 +9,11 @@ import ray
 from mlflow import MlflowClient
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from analysis.measurements import SWEEP_SET
 from search_spaces.spec import SweepSpec
 from trainables.runtime import Runtime
 from tune_app.measure_stage import (
     PER_TRIAL_S,
-    SWEEP_SET,
     record_set,
     time_runs,
     timing_plan,

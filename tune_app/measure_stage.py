@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Run
+from mlflow.entities import Metric, Param, Run
 
 from pruning.latency import ThreadCount, TimingPlan
 from trainables.config import MeasureConfig
 from trainables.measurement import hardware, load_saved_trial, measure_saved_trial, null_figure
 
-SWEEP_SET = "sweep"  # the set taken by the sweep itself, whose figures are on the trial runs
 PER_TRIAL_S = 900.0  # bound on one trial's timing inside the stage (full ResNet18 on CPU: ~1 min)
 
 
@@ -113,12 +112,10 @@ def record_set(client: MlflowClient, experiment_id: str, parent_run_id: str | No
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
     run_id = client.create_run(experiment_id, tags=tags).info.run_id
-    client.log_batch(run_id, params=[], metrics=[
-        Metric(k, float(v), int(time.time() * 1000), 0) for k, v in null.items()
-        if k != "threads"])
-    for key, value in asdict(plan).items():
-        client.log_param(run_id, f"plan.{key}", value)
-    client.log_metric(run_id, "trials_measured", len(rows))
+    stamp = int(time.time() * 1000)
+    figures = {**{k: v for k, v in null.items() if k != "threads"}, "trials_measured": len(rows)}
+    client.log_batch(run_id, metrics=[Metric(k, float(v), stamp, 0) for k, v in figures.items()],
+                     params=[Param(f"plan.{k}", str(v)) for k, v in asdict(plan).items()])
     client.log_text(run_id, _csv(rows), "measurements.csv")
     client.set_terminated(run_id, "FINISHED")
     return run_id
