@@ -55,8 +55,7 @@ def _load(ref: str, seen: tuple[str, ...]) -> SweepSpec:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
-        raise SpaceError(f"space file {ref}: not valid YAML ({first})") from None
+        raise SpaceError(_yaml_error(ref, exc)) from None
     if not isinstance(raw, dict):
         raise SpaceError(f"space file {ref}: expected a mapping of keys at the top level")
     parent_ref = raw.pop("extends", None)
@@ -221,7 +220,7 @@ def validate(spec: SweepSpec, known_methods: Iterable[str], known_datasets: Iter
         if not (math.isfinite(s) and 0.0 <= s < 1.0) or (s == 0 and not _only_controls(spec)):
             raise SpaceError(f"sparsities: {s!r} is outside (0, 1)" + (
                 " (only the unpruned control runs at sparsity 0; it adds its own cell)"
-                if s == 0 else ""))
+                if s == 0 else _as_fractions(spec.sparsities)))
     if len(set(spec.sparsities)) != len(spec.sparsities):
         raise SpaceError("sparsities: duplicate values")
     if not spec.seeds:
@@ -252,6 +251,24 @@ def validate(spec: SweepSpec, known_methods: Iterable[str], known_datasets: Iter
         raise SpaceError(f"rewind_epoch: must be within 0..dense.epochs ({spec.dense.epochs})")
     _check_methods(spec)
     _check_save(spec)
+
+
+def _as_fractions(sparsities: tuple[float, ...]) -> str:
+    """`` (sparsities are fractions: did you mean 0.5,0.9?)`` when every value reads as a
+    percentage."""
+    if all(math.isfinite(s) and 1.0 <= s < 100.0 for s in sparsities):
+        return (" (sparsities are fractions: did you mean "
+                f"{','.join(f'{s / 100:g}' for s in sparsities)}?)")
+    return ""
+
+
+def _yaml_error(ref: str, exc: Exception) -> str:
+    """``space file F: not valid YAML at line L, column C: <problem>`` (1-based, as editors
+    count)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["invalid YAML"])[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"space file {ref}: not valid YAML{where}: {problem}"
 
 
 def _only_controls(spec: SweepSpec) -> bool:

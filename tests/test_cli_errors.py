@@ -20,6 +20,8 @@ SPACE_FILES = {
     "csr_values": "extends: smoke\nmethods: [rigl]\nsave: {values: fp8}\n",
     "no_layers": "extends: dynamic-smoke\nmodel: {name: pooling_only}\nmethods: [rigl]\n",
     "bad_reference": "extends: smoke\nreference: bogus\n",
+    "bad_name": 'name: "bad name/x"\nextends: smoke\n',
+    "bad_yaml": "extends: smoke\nmethods: [magnitude\nseeds: [0]\n",
 }
 
 
@@ -116,6 +118,18 @@ CASES = [
     (["run", "--space", "{csr_structured}"],
      "save.format: csr stores masked weights, but structured remove channels"),
     (["run", "--space", "{csr_values}"], "save.values: must be one of fp32, fp16, got 'fp8'"),
+    (["run", "--space", "{bad_name}"],
+     "the space's name 'bad name/x' (or give --name): a sweep name uses letters"),
+    (["run", "--space", "{bad_name}", "--dry-run"], "the space's name 'bad name/x'"),
+    (["run", "--space", "{bad_yaml}"], "bad_yaml.yaml: not valid YAML at line 3, column 6: "
+     "expected ',' or ']'"),
+    ([*SMOKE, "--sparsities", "50,90"], "(sparsities are fractions: did you mean 0.5,0.9?)"),
+    ([*SMOKE, "--method-param", "imp.rate=0.3"],
+     "--method-param imp.rate=0.3: 'imp' is not among this sweep's methods (magnitude, "
+     "structured, lottery"),
+    ([*SMOKE, "--cpus-per-trial", "4096"], "--cpus-per-trial 4096 is more than this machine's"),
+    (["status", "../etc"], "sweep '../etc': a sweep name uses letters"),
+    (["resume", "a b"], "sweep 'a b': a sweep name uses letters"),
     (["run", "--space", "{no_layers}"],
      "rigl at sparsity 0.9: allocation erk: the model has no prunable (Conv2d or Linear) "
      "layers"),
@@ -155,7 +169,8 @@ def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
     proc = cli(*SMOKE, "--sparsities", "7", "--runs-dir", str(tmp_path / "runs"), timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == "prune-sweep: error: --sparsities: 7.0 is outside (0, 1)"
+    assert proc.stderr.strip() == ("prune-sweep: error: --sparsities: 7.0 is outside (0, 1) "
+                                   "(sparsities are fractions: did you mean 0.07?)")
 
 
 def test_dry_run_prints_trial_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,6 +178,7 @@ def test_dry_run_prints_trial_table(tmp_path: Path, capsys: pytest.CaptureFixtur
     code = main([*SMOKE, "--dry-run", "--seeds", "0,1", "--runs-dir", str(runs)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "12 trial(s)" in out and "2 dense baseline(s)" in out
+    # 3 methods x 2 sparsities x 2 seeds, and the unpruned control once per seed.
+    assert "14 trial(s)" in out and "2 dense baseline(s)" in out
     assert out.count("structured") == 4
     assert not runs.exists()

@@ -100,9 +100,24 @@ def test_sigkill_during_dense_stage_then_resume(tmp_path: Path, data_dir: Path) 
     _kill_when(_start(args), "dense seed=0: epoch 1", timeout_s=300)
     assert not (runs / "storage" / "dense").exists() or not any(
         (p / "manifest.json").exists() for p in (runs / "storage" / "dense").iterdir())
-    proc = cli("resume", "crash-dense", "--runs-dir", str(runs), timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "resuming sweep crash-dense" in proc.stdout
+    # Two drivers resume the dead driver's sweep at the same moment: exactly one runs it.
+    procs = [_start(["resume", "crash-dense", "--runs-dir", str(runs)]) for _ in range(2)]
+    outs = []
+    try:
+        for proc in procs:
+            outs.append(proc.communicate(timeout=600)[0])
+    finally:
+        for proc in procs:
+            subprocess.run(["pkill", "-9", "-s", str(proc.pid)], capture_output=True,
+                           check=False)
+    codes = sorted(proc.returncode for proc in procs)
+    assert codes == [0, 2], "\n---\n".join(o[-3000:] for o in outs)
+    winner, loser = (outs[0], outs[1]) if procs[0].returncode == 0 else (outs[1], outs[0])
+    assert "resuming sweep crash-dense" in winner
+    assert "taking over sweep 'crash-dense'" in winner and "its process is gone" in winner
+    lines = [line for line in loser.splitlines() if line.strip()]
+    assert len(lines) == 1 and "is being driven by `resume` on host" in lines[0], loser
+    assert "Traceback" not in loser
     _check_exactly_once(runs, "crash-dense", 2)
 
 
@@ -114,6 +129,7 @@ def test_sigterm_stops_resumably(tmp_path: Path, data_dir: Path, shared_storage:
     try:
         out = _read_until(proc, lambda line: line.startswith("[trials") and "started" in line,
                           timeout_s=300)
+        _second_drivers_refused(runs, "term", data_dir)
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=120)
     finally:
@@ -128,6 +144,8 @@ def test_sigterm_stops_resumably(tmp_path: Path, data_dir: Path, shared_storage:
     assert "RUNNING" not in {r.info.status for r in runs_list}
     parent = [r for r in runs_list if r.data.tags.get("role") == "sweep"]
     assert len(parent) == 1 and parent[0].data.tags["interrupted"] == "true"
+    # The stopped driver let go of the sweep: nobody is driving it now.
+    assert parent[0].data.tags["lease.released"] == "1"
 
     # `status` lists every cell of the grid, also the one that never started.
     status = cli("status", "term", "--runs-dir", str(runs), timeout=120)
@@ -138,6 +156,43 @@ def test_sigterm_stops_resumably(tmp_path: Path, data_dir: Path, shared_storage:
     assert {r[3] for r in rows} <= {"pending", "interrupted"}, status.stdout
     assert "pending" in {r[3] for r in rows}, status.stdout  # one trial at a time
     assert "cells: " in status.stdout and "finished" not in status.stdout.split("cells: ")[1]
+
+
+def _lease_and_runs(runs: Path, sweep: str) -> tuple[dict, int]:
+    client = MlflowClient(tracking_uri=f"sqlite:///{runs / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(sweep)
+    every = client.search_runs([exp.experiment_id], max_results=1000)
+    parent = next(r for r in every if r.data.tags.get("role") == "sweep")
+    return parent.data.params, len(every)
+
+
+def _second_drivers_refused(runs: Path, sweep: str, data_dir: Path) -> None:
+    """While the sweep's driver is alive: `resume`, `run --name` and `measure` of it are refused
+    in under 2 s with one line naming the driver, writing nothing; `status` and `analyze` say
+    it is running and the report is partial."""
+    before = _lease_and_runs(runs, sweep)
+    record = (runs / "sweeps" / f"{sweep}.json").read_text()
+    for args in (["resume", sweep], ["run", *GRID, "--name", sweep, "--data-dir", str(data_dir)],
+                 ["measure", sweep]):
+        started = time.monotonic()
+        proc = cli(*args, "--runs-dir", str(runs), timeout=60)
+        elapsed = time.monotonic() - started
+        print(f"{args[0]} of a live sweep refused in {elapsed:.2f}s")
+        assert proc.returncode == 2, (args, proc.stdout[-2000:], proc.stderr[-2000:])
+        assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert f"sweep '{sweep}' is being driven by `run` on host" in proc.stderr
+        assert "pid " in proc.stderr and "since 20" in proc.stderr
+        assert elapsed < 2.0, (args, elapsed)
+    assert _lease_and_runs(runs, sweep) == before
+    assert (runs / "sweeps" / f"{sweep}.json").read_text() == record
+    status = cli("status", sweep, "--runs-dir", str(runs), timeout=120)
+    assert status.returncode == 0, status.stderr[-2000:]
+    assert "running: 0 of 2 trials finished; driven by `run` on host" in status.stdout
+    report = runs / "partial-report"
+    analyze = cli("analyze", sweep, "--runs-dir", str(runs), "--out", str(report), timeout=300)
+    assert analyze.returncode == 0, analyze.stdout[-2000:] + analyze.stderr[-2000:]
+    assert "**Partial report:** built while the sweep was still running" in \
+        (report / "report.md").read_text()
 
 
 def test_sigkill_then_ctrl_c_then_bad_checkpoint_on_object_store(

@@ -29,10 +29,13 @@ def parse_list(text: str | None, kind: type, flag: str) -> tuple | None:
     return tuple(out)
 
 
-def check_name(name: str) -> str:
-    """Sweep names become experiment names and directory names: keep them plain."""
+def check_name(name: str, what: str | None = None) -> str:
+    """Sweep names become experiment names, run names and file names: keep them plain.
+    ``what`` names where the name came from (default: ``--name``)."""
     if not _NAME.match(name):
-        raise UserError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (max 100)")
+        where = what or f"--name {name!r}"
+        raise UserError(f"{where}: a sweep name uses letters, digits, '.', '_' or '-', starts "
+                        "with a letter or digit (at most 100 characters)")
     return name
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 from mlflow import MlflowClient
 from mlflow.entities import Param
@@ -14,8 +15,7 @@ from trainables.progress_board import start_board
 from trainables.runtime import Runtime
 from trainables.shared_storage import SharedStorage
 from tune_app import cluster
-from tune_app.errors import UserError
-from tune_app.invocation import command_name
+from tune_app.invocation import hint
 from tune_app.measure_ray import run_measure_stage
 from tune_app.paths import RunsLayout, check_storage, git_sha
 from tune_app.records import write_sweep_record
@@ -31,70 +31,107 @@ from tune_app.sweep import (
     spec_hash,
     summarize_results,
 )
+from tune_app.sweep_guard import claim, name_used
 from tune_app.sweep_state import finished_trial_labels
 from tune_app.tracking import (
     artifact_root,
     close_interrupted_runs,
     existing_trial_runs,
     experiment_page_url,
-    find_experiment,
+    fail_parent,
     get_or_create_experiment,
+    mark_parent_running,
     open_parent_run,
 )
 
 
 def execute_sweep(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.Namespace) -> int:
-    """Both stages of a new sweep; returns 0 when every trial finished, else 1."""
+    """Both stages of a new sweep; returns 0 when every trial finished, else 1. The sweep's
+    lease is taken before Ray starts and held until this returns."""
     client = MlflowClient(tracking_uri=uri)
-    existing = find_experiment(client, spec.name)
-    if existing is not None and existing_trial_runs(client, existing):
-        raise UserError(
-            f"sweep {spec.name!r} already has runs in {uri}; continue it with "
-            f"`{command_name()} resume {spec.name}` or pick another --name"
-        )
+    experiment_id = get_or_create_experiment(client, spec.name, artifact_root(uri, paths.runs_dir))
+    sha = git_sha()
+    tags = {"space": args.space, "spec_hash": spec_hash(spec), "git_sha": sha}
+    parent, created = open_parent_run(client, experiment_id, spec.name, tags)
+    lease = claim(client, experiment_id, parent, created, spec.name, "run", paths.runs_dir)
+    try:
+        if existing_trial_runs(client, experiment_id):
+            raise name_used(spec.name, uri, paths.runs_dir)
+        return _guarded(client, parent, lambda: _start_new(
+            spec, paths, uri, args, client, experiment_id, parent, tags))
+    finally:
+        lease.release()
+
+
+def _start_new(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.Namespace,
+               client: MlflowClient, experiment_id: str, parent: str, tags: dict) -> int:
+    for key, value in tags.items():
+        client.set_tag(parent, key, value)
+    mark_parent_running(client, parent)
+    _log_params(client, parent, flatten(spec.to_dict()))
+
+    def record(per_trial: dict[str, float]) -> None:
+        write_sweep_record(paths, spec, {
+            "tracking_uri": uri, "storage": paths.storage.location,
+            "data_dir": str(paths.data_dir), "address": args.address, "resources": per_trial,
+            "max_concurrent": args.max_concurrent, "max_failures": args.max_failures,
+            "download": not args.no_download,
+        }, client, parent)
+
+    # Recorded before Ray starts (as asked; `status` shows the grid at once), again once the
+    # cluster has said what each trial gets.
+    record({"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial or 0.0})
     total = cluster.connect(args.address, timeout_s=args.timeout_s)
     res = Resources(cluster.trial_resources(total, args.cpus_per_trial, args.gpus_per_trial),
                     args.max_concurrent, args.max_failures)
+    record(res.per_trial)
     _check_storage_on_nodes(paths.storage, args.address, args.timeout_s)
-    experiment_id = get_or_create_experiment(client, spec.name, artifact_root(uri, paths.runs_dir))
-    sha = git_sha()
-    parent = open_parent_run(client, experiment_id, spec.name,
-                             {"space": args.space, "spec_hash": spec_hash(spec), "git_sha": sha})
-    _log_params(client, parent, flatten(spec.to_dict()))
     runtime = Runtime(
         sweep=spec.name, runs_dir=str(paths.runs_dir), storage_dir=paths.storage.location,
         data_dir=str(paths.data_dir), tracking_uri=uri, experiment_id=experiment_id,
-        parent_run_id=parent, git_sha=sha, download=not args.no_download,
+        parent_run_id=parent, git_sha=tags["git_sha"], download=not args.no_download,
     )
-    write_sweep_record(paths, spec, {
-        "tracking_uri": uri, "storage": paths.storage.location, "data_dir": str(paths.data_dir),
-        "address": args.address, "resources": res.per_trial, "max_concurrent": res.max_concurrent,
-        "max_failures": res.max_failures, "download": not args.no_download,
-    })
     _print_setup(runtime, total, res)
     return _run_stages(spec, runtime, res, client, paths, resume=False)
 
 
 def resume_sweep(spec: SweepSpec, record: dict, paths: RunsLayout, uri: str,
-                 experiment_id: str, args: argparse.Namespace) -> int:
-    """Continue an interrupted sweep (``tune_app.resume_command`` checked what is left)."""
+                 experiment_id: str, parent: str, args: argparse.Namespace) -> int:
+    """Continue an interrupted sweep whose lease this driver holds (``tune_app.resume_command``
+    took it and checked what is left)."""
     client = MlflowClient(tracking_uri=uri)
-    storage = SharedStorage.parse(record["storage"])
-    check_storage(storage, args.timeout_s)
-    address = args.address or record.get("address")
-    total = cluster.connect(address, timeout_s=args.timeout_s)
-    _check_storage_on_nodes(storage, address, args.timeout_s)
-    res = Resources(record["resources"], record.get("max_concurrent"),
-                    args.max_failures if args.max_failures is not None
-                    else record.get("max_failures", 2))
-    parent = open_parent_run(client, experiment_id, spec.name, {})
-    runtime = Runtime(
-        sweep=spec.name, runs_dir=str(paths.runs_dir), storage_dir=record["storage"],
-        data_dir=record["data_dir"], tracking_uri=uri, experiment_id=experiment_id,
-        parent_run_id=parent, git_sha=git_sha(), download=record.get("download", True),
-    )
-    _print_setup(runtime, total, res)
-    return _run_stages(spec, runtime, res, client, paths, resume=True)
+
+    def body() -> int:
+        storage = SharedStorage.parse(record["storage"])
+        check_storage(storage, args.timeout_s)
+        address = args.address or record.get("address")
+        total = cluster.connect(address, timeout_s=args.timeout_s)
+        _check_storage_on_nodes(storage, address, args.timeout_s)
+        res = Resources(record["resources"], record.get("max_concurrent"),
+                        args.max_failures if args.max_failures is not None
+                        else record.get("max_failures", 2))
+        mark_parent_running(client, parent)
+        runtime = Runtime(
+            sweep=spec.name, runs_dir=str(paths.runs_dir), storage_dir=record["storage"],
+            data_dir=record["data_dir"], tracking_uri=uri, experiment_id=experiment_id,
+            parent_run_id=parent, git_sha=git_sha(), download=record.get("download", True),
+        )
+        _print_setup(runtime, total, res)
+        return _run_stages(spec, runtime, res, client, paths, resume=True)
+
+    return _guarded(client, parent, body)
+
+
+def _guarded(client: MlflowClient, parent: str, body: Callable[[], int]) -> int:
+    """``body()``; when it raises (a bad cluster, storage or data found late, Ctrl-C before the
+    stages, a crash), the parent run ends FAILED with the reason instead of staying RUNNING."""
+    try:
+        return body()
+    except BaseException as exc:
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else (
+            str(exc) or type(exc).__name__)
+        fail_parent(client, parent, why)
+        raise
 
 
 def _check_storage_on_nodes(storage: SharedStorage, address: str | None, timeout_s: float
@@ -120,8 +157,8 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
     board = start_board(spec.name)
     if resume:
         board.set_finished.remote(finished_trial_labels(client, runtime.experiment_id))
-    cmd = command_name()
-    resume_hint = f"{cmd} resume {spec.name} --runs-dir {paths.runs_dir}"
+    runs_dir = str(paths.runs_dir)
+    resume_hint = hint("resume", spec.name, "--runs-dir", runs_dir)
     try:
         dense_failed = run_dense_stage(spec, runtime, res, resume=resume)
         for seed, why in dense_failed.items():
@@ -148,9 +185,9 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
     failed += [f"dense seed={s}" for s in dense_failed]
     if best_path is not None:
         client.log_artifact(parent, str(best_path))
+        use = hint("run", "--space", "SPACE", "--hparams", spec.name, "--runs-dir", runs_dir)
         print(f"\nbest fine-tuning values (selected on validation accuracy): {best_path}\n"
-              f"use them: {cmd} run --space ... --hparams {spec.name} "
-              f"--runs-dir {paths.runs_dir}", flush=True)
+              f"use them: {use}", flush=True)
     finish_parent(client, parent, len(rows), failed, started)
     print(f"\nsweep {spec.name}: {len(rows)} trial(s) finished, {len(failed)} failed, "
           f"{time.monotonic() - started:.0f}s")
@@ -160,15 +197,26 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
         print(f"FAILED: {label}")
     if failed:
         print(f"retry the failed trials with: {resume_hint}")
-    print(f"\nnext: {cmd} analyze {spec.name} --runs-dir {paths.runs_dir}   |   "
-          f"{cmd} ui --runs-dir {paths.runs_dir}\n"
-          f"trials in the UI (docs/mlflow.md): "
-          f"{experiment_page_url('http://127.0.0.1:5000', runtime.experiment_id)}", flush=True)
+    print(f"\nnext: {hint('analyze', spec.name, '--runs-dir', runs_dir)}   |   "
+          f"{hint('ui', '--runs-dir', runs_dir)}\n"
+          f"trials in the UI (docs/mlflow.md): {trials_link(runtime)}", flush=True)
     cluster.shutdown()
     return 0 if not failed else 1
 
 
+def trials_link(runtime: Runtime) -> str:
+    """The experiment page with the Trials view: on the tracking server the sweep records to,
+    else where `prune-sweep ui` serves the runs dir by default."""
+    uri = runtime.tracking_uri
+    base = uri if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+    return experiment_page_url(base, runtime.experiment_id)
+
+
 def _log_params(client: MlflowClient, run_id: str, params: dict) -> None:
-    items = [Param(f"spec.{k}", str(v)[:6000]) for k, v in params.items()]
+    # A parent run reused from an attempt that stopped before its first trial has these
+    # already; MLflow params are write-once (the sweep record in its tags is what is read back).
+    have = client.get_run(run_id).data.params
+    items = [Param(f"spec.{k}", str(v)[:6000]) for k, v in params.items()
+             if f"spec.{k}" not in have]
     for i in range(0, len(items), 100):
         client.log_batch(run_id, params=items[i : i + 100])

@@ -31,3 +31,9 @@ def _same(a: str, b: str) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def hint(*words: str) -> str:
+    """A command line to print for the user, ready to paste: this program as invoked, then
+    ``words`` each shell-quoted (a runs dir with spaces stays one argument)."""
+    return " ".join([command_name(), *(shlex.quote(str(w)) for w in words)])

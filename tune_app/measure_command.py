@@ -6,9 +6,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from tune_app.arguments import check_name
 from tune_app.errors import UserError
+from tune_app.invocation import hint
 from tune_app.paths import layout
 from tune_app.status_command import known_sweep_uri
+from tune_app.sweep_guard import refuse_if_driven
 
 DEVICES = ("cpu", "cuda")
 
@@ -23,13 +26,16 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def measure_command(args: argparse.Namespace) -> int:
-    """Time every finished grid trial of the sweep; exit 1 if none could be timed."""
+    """Time every finished grid trial of the sweep; exit 1 if none could be timed. Timing
+    writes to the sweep's runs, so it holds the sweep's lease like a sweep's driver."""
     _check(args)
+    check_name(args.sweep, what=f"sweep {args.sweep!r}")
     paths = layout(args.runs_dir, create=False)
     uri = known_sweep_uri(args, paths)
+    seen = refuse_if_driven(uri, args.sweep, paths.runs_dir, args.timeout_s)
     from tune_app.records import read_sweep_record
 
-    found = read_sweep_record(paths, args.sweep)
+    found = read_sweep_record(paths, args.sweep, seen.tags if seen is not None else None)
     storage = args.storage or (found[0].get("storage") if found else None) \
         or paths.storage.location
     measure = found[1].measure if found else None
@@ -38,6 +44,7 @@ def measure_command(args: argparse.Namespace) -> int:
 
     from trainables.config import MeasureConfig
     from tune_app.measure_stage import new_set_name, record_set, time_runs, timing_plan, trial_runs
+    from tune_app.sweep_guard import claim, sweep_runs
     from tune_app.tracking import find_experiment
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -49,16 +56,27 @@ def measure_command(args: argparse.Namespace) -> int:
     runs = trial_runs(client, experiment_id, missing_only=False)
     if not runs:
         raise UserError(f"sweep {args.sweep!r} has no finished trial to time")
-    measure = measure or MeasureConfig()
-    changes = {k: v for k, v in (("blocks", args.blocks), ("repeats", args.repeats))
-               if v is not None}
-    plan = dataclasses.replace(timing_plan(measure, args.device, args.threads), **changes)
-    name = new_set_name(args.device)
-    rows, null = time_runs(client, runs, storage, plan, measure.sparse_kernels,
-                           write_trials=False, say=lambda line: print(line, flush=True))
-    parents = client.search_runs([experiment_id], "tags.role = 'sweep'", max_results=1)
-    run_id = record_set(client, experiment_id, parents[0].info.run_id if parents else None,
-                        name, plan, rows, null)
+    parents = sweep_runs(client, experiment_id)
+    parent = parents[0].info.run_id if parents else None
+    lease = claim(client, experiment_id, parent, False, args.sweep, "measure",
+                  paths.runs_dir) if parent else None
+    try:
+        measure = measure or MeasureConfig()
+        changes = {k: v for k, v in (("blocks", args.blocks), ("repeats", args.repeats))
+                   if v is not None}
+        # The sweep's own thread count unless told otherwise: the same question, asked again.
+        plan = dataclasses.replace(timing_plan(measure, args.device, args.threads), **changes)
+        threads = f"{plan.threads} thread(s)" if plan.threads else "one thread per core"
+        print(f"timing {len(runs)} trial(s) of sweep {args.sweep} on {args.device} with "
+              f"{threads}", flush=True)
+        name = new_set_name(args.device)
+        rows, null = time_runs(client, runs, storage, plan, measure.sparse_kernels,
+                               write_trials=False, say=lambda line: print(line, flush=True))
+        run_id = record_set(client, experiment_id, parent, name, plan, rows, null)
+    finally:
+        if lease is not None:
+            lease.release()
+    use = hint("analyze", args.sweep, "--runs-dir", str(paths.runs_dir), "--measurement", name)
     print(f"measurement set {name}: {len(rows)} trial(s), MLflow run {run_id}\n"
-          f"report with it: prune-sweep analyze {args.sweep} --measurement {name}", flush=True)
+          f"report with it: {use}", flush=True)
     return 0

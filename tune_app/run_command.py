@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import Any
 
@@ -39,7 +40,13 @@ def resolve_spec(args: argparse.Namespace) -> SweepSpec:
         overrides["data.name"] = args.dataset
     if args.method_param:
         overrides["method_params"] = parse_method_params(args.method_param, spec)
-    name = check_name(args.name) if args.name else default_name(spec.name)
+        _check_param_methods(args.method_param, overrides.get("methods", spec.methods))
+    if args.name:
+        name = check_name(args.name)
+    else:
+        # A space file's own name becomes the default sweep name: a path, an experiment name.
+        name = check_name(default_name(spec.name),
+                          what=f"the space's name {spec.name!r} (or give --name)")
     overrides["name"] = name
     spec = spec.with_overrides(overrides)
     if args.hparams:
@@ -89,6 +96,15 @@ def parse_method_params(items: list[str], spec: SweepSpec) -> tuple:
     return method_recipes(merged)
 
 
+def _check_param_methods(items: list[str], methods: tuple[str, ...]) -> None:
+    """A ``--method-param`` for a method the sweep does not run would silently do nothing."""
+    for item in items:
+        method = item.partition("=")[0].partition(".")[0].strip()
+        if method not in methods:
+            raise UserError(f"--method-param {item}: {method!r} is not among this sweep's "
+                            f"methods ({', '.join(methods)})")
+
+
 def print_plan(spec: SweepSpec) -> None:
     """The trial table of a sweep (``--dry-run`` prints only this)."""
     kind = (f"search: {spec.search.num_samples} sample(s) per cell, scheduler "
@@ -127,6 +143,10 @@ def run_command(args: argparse.Namespace) -> int:
         raise UserError("--max-concurrent must be at least 1")
     if args.max_failures < 0:
         raise UserError("--max-failures must be >= 0")
+    cores = os.cpu_count() or 1
+    if not args.address and args.cpus_per_trial > cores:
+        raise UserError(f"--cpus-per-trial {args.cpus_per_trial:g} is more than this machine's "
+                        f"{cores} CPUs (a local sweep runs here; --address joins a cluster)")
     spec = resolve_spec(args)
     if args.dry_run:
         print_plan(spec)
@@ -134,6 +154,14 @@ def run_command(args: argparse.Namespace) -> int:
     paths = layout(args.runs_dir, args.storage, args.data_dir, timeout_s=args.timeout_s)
     uri = resolve_tracking_uri(args.mlflow_uri, paths.runs_dir)
     check_reachable(uri, args.timeout_s)
+    from tune_app.sweep_guard import check_new_name
+
+    # Before Ray, torch or any data: a name in use is answered at once.
+    check_new_name(uri, spec.name, paths.runs_dir, args.timeout_s)
+    if args.no_download:
+        from tune_app.data_check import check_offline
+
+        check_offline(spec.data.name, paths.data_dir)
     from tune_app.cluster import preflight
 
     preflight(args.address, args.timeout_s)

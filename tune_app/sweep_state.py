@@ -3,6 +3,7 @@ runs in MLflow. ``status`` prints it; ``resume`` says from it what will run."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -114,8 +115,13 @@ def _cell(client: MlflowClient, method: str, sparsity: float, seed: int, runs: l
     return CellState(method, sparsity, seed, "pending", of, test_acc)
 
 
-def format_cells(cells: list[CellState]) -> str:
-    """One line per cell, and the count of each state."""
+def format_cells(cells: list[CellState], live: bool = True) -> str:
+    """One line per cell, and the count of each state. Without a ``live`` driver, a run still
+    marked running lost its driver (a SIGKILL, a lost node): it is shown as interrupted."""
+    if not live:
+        cells = [dataclasses.replace(c, state="interrupted", detail="its driver is gone; "
+                                     "resume continues it") if c.state == "running" else c
+                 for c in cells]
     counts = Counter(c.state for c in cells)
     lines = [f"{'method':14} {'sparsity':>8} {'seed':>5}  {'state':12} {'test_acc':>8}  detail"]
     for c in cells:

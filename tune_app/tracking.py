@@ -47,18 +47,31 @@ def artifact_root(uri: str, runs_dir: Path) -> str | None:
     return None
 
 
-def check_reachable(uri: str, timeout_s: float = DEFAULT_S) -> None:
-    """Fail with one line when the tracking store cannot be used, within ``timeout_s``."""
+def check_reachable(uri: str, timeout_s: float = DEFAULT_S, write: bool = True) -> None:
+    """Fail with one line when the tracking store cannot be used, within ``timeout_s``.
+    Readers (``write=False``) accept a read-only sqlite file or directory (a copy, a share)."""
     if uri.startswith(("http://", "https://")):
         # The driver's own MLflow calls give up within the bound too (MLflow waits 120 s a try).
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, round(timeout_s))))
         bounded(lambda: _health(uri, timeout_s), f"MLflow server at {uri}", timeout_s)
     elif uri.startswith("sqlite:///"):
         db = Path(uri[len("sqlite:///"):])
-        if not db.parent.is_dir() or not os.access(db.parent, os.W_OK):
+        if not write:
+            if not db.is_file() or not os.access(db, os.R_OK):
+                raise UserError(f"no readable MLflow database at {db}")
+        elif not db.parent.is_dir() or not os.access(db.parent, os.W_OK):
             raise UserError(f"MLflow database directory {db.parent} is missing or not writable")
     elif not uri.startswith(("postgresql", "mysql", "databricks")):
         raise UserError(f"unsupported MLflow URI {uri!r}")
+
+
+def store_writable(uri: str) -> bool:
+    """Whether this process can write to the tracking store (an sqlite file on a read-only
+    mount or copy cannot be; servers and databases are assumed writable)."""
+    if not uri.startswith("sqlite:///"):
+        return True
+    db = Path(uri[len("sqlite:///"):])
+    return os.access(db.parent, os.W_OK) and (not db.exists() or os.access(db, os.W_OK))
 
 
 def _health(uri: str, timeout_s: float) -> None:
@@ -75,12 +88,20 @@ def _health(uri: str, timeout_s: float) -> None:
 
 def get_or_create_experiment(client: MlflowClient, name: str, artifact_location: str | None) -> str:
     """The experiment named after the sweep (restored if it was deleted), of the machine-learning
-    kind (``mlflow.experimentKind``; a kind someone chose for it is kept)."""
+    kind (``mlflow.experimentKind``; a kind someone chose for it is kept). Two drivers creating
+    it at the same moment both get the one the store kept."""
+    from mlflow.exceptions import MlflowException
+
     exp = client.get_experiment_by_name(name)
     if exp is None:
         location = f"{artifact_location}/{name}" if artifact_location else None
-        return client.create_experiment(name, artifact_location=location,
-                                        tags={EXPERIMENT_KIND_TAG: ML_EXPERIMENT_KIND})
+        try:
+            return client.create_experiment(name, artifact_location=location,
+                                            tags={EXPERIMENT_KIND_TAG: ML_EXPERIMENT_KIND})
+        except MlflowException:
+            exp = client.get_experiment_by_name(name)  # created by another driver just now
+            if exp is None:
+                raise
     if exp.lifecycle_stage == "deleted":
         client.restore_experiment(exp.experiment_id)
     if EXPERIMENT_KIND_TAG not in exp.tags:
@@ -138,29 +159,42 @@ def existing_trial_runs(client: MlflowClient, experiment_id: str) -> int:
 
 def open_parent_run(
     client: MlflowClient, experiment_id: str, sweep: str, tags: dict[str, str]
-) -> str:
-    """The sweep's one parent run (continued, never duplicated), set RUNNING. Run and resume
-    both come here, so this is where the experiment gets its "Trials" view (a sweep from before
-    the view existed too, when resumed)."""
-    from mlflow.entities import ViewType
-
+) -> tuple[str, bool]:
+    """The sweep's one parent run (continued, never duplicated) and whether it was created now.
+    Run and resume both come here, so this is where the experiment gets its "Trials" view (a
+    sweep from before the view existed too, when resumed). Its status is set by the caller once
+    it holds the sweep's lease."""
     add_trials_view(client, experiment_id)
-
     found = client.search_runs(
-        [experiment_id], filter_string="tags.role = 'sweep'", max_results=1,
-        run_view_type=ViewType.ALL,
+        [experiment_id], filter_string="tags.role = 'sweep'", max_results=100,
+        order_by=["attributes.start_time ASC"],
     )
     if found:
-        run_id = found[0].info.run_id
-        if "interrupted" in found[0].data.tags:
-            client.delete_tag(run_id, "interrupted")  # resumed now
-        client.update_run(run_id, status="RUNNING")
-        return run_id
+        return sorted(found, key=lambda r: (r.info.start_time or 0, r.info.run_id))[0] \
+            .info.run_id, False
     run = client.create_run(
         experiment_id, run_name=f"sweep-{sweep}",
         tags={"role": "sweep", "sweep": sweep, "mlflow.runName": f"sweep-{sweep}", **tags},
     )
-    return run.info.run_id
+    return run.info.run_id, True
+
+
+def mark_parent_running(client: MlflowClient, run_id: str) -> None:
+    """The parent run of a sweep a driver now holds: RUNNING, no longer ``interrupted``."""
+    run = client.get_run(run_id)
+    if "interrupted" in run.data.tags:
+        client.delete_tag(run_id, "interrupted")  # resumed now
+    client.update_run(run_id, status="RUNNING")
+
+
+def fail_parent(client: MlflowClient, run_id: str, why: str) -> None:
+    """Close a parent run whose driver stopped on an error before the sweep ended, so that
+    nothing is left RUNNING; the error's first line is kept in its ``error`` tag."""
+    try:
+        client.set_tag(run_id, "error", (why.strip().splitlines() or ["error"])[0][:5000])
+        client.set_terminated(run_id, status="FAILED")
+    except Exception:  # noqa: BLE001 - already failing; the original error is what matters
+        pass
 
 
 def close_interrupted_runs(client: MlflowClient, experiment_id: str) -> int:

@@ -14,7 +14,8 @@ def cifar10(data_dir: Path, download: bool) -> RawData:
     """CIFAR-10 via torchvision (downloaded into ``data_dir`` when missing and allowed)."""
     from torchvision.datasets import CIFAR10
 
-    hint = (f"CIFAR-10 not found in {data_dir} and could not be downloaded; put "
+    why = "could not be downloaded" if download else "downloads are off (--no-download)"
+    hint = (f"CIFAR-10 not found in {data_dir} and {why}; put "
             f"cifar-10-python.tar.gz or the extracted cifar-10-batches-py/ folder there")
     try:
         train = CIFAR10(str(data_dir), train=True, download=download)
