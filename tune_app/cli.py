@@ -80,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "this machine, as a new measurement set")
     measure.add_argument("sweep")
     measure.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    measure.add_argument("--threads", type=int, default=0,
-                         help="CPU threads (default 0: every core of this machine)")
+    measure.add_argument("--threads", type=int, default=None,
+                         help="CPU threads (default: the sweep's measure.threads; 0 is every "
+                         "core of this machine)")
     measure.add_argument("--blocks", type=int, default=None,
                          help="timing blocks per model (default: the space's, 5)")
     measure.add_argument("--repeats", type=int, default=None,
@@ -90,10 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
                          "as recorded for the sweep)")
     _common(measure)
 
-    ui = sub.add_parser("ui", help="MLflow UI for the runs directory, on 127.0.0.1")
+    ui = sub.add_parser(
+        "ui", help="MLflow UI for the runs directory, on 127.0.0.1",
+        description="Start the MLflow UI for the runs directory's store in the background "
+        "(one worker, no job runner; its output in <runs dir>/ui.log), say when the page "
+        "answers and print each sweep's Trials link. Ctrl-C or SIGTERM stops it (exit 0); "
+        "a taken port, or a UI that exits or does not answer within 180 s, is one line and "
+        "exit 2.")
     _common(ui)
-    ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--port", type=int, default=5000)
+    ui.add_argument("--host", default="127.0.0.1",
+                    help="address to bind (default 127.0.0.1; 0.0.0.0 is linked as 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=5000, help="port (default 5000)")
 
     server = sub.add_parser("server", help="start an MLflow tracking server (sqlite backend, "
                             "served artifacts) for multi-node sweeps")
@@ -187,23 +195,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("prune-sweep: interrupted", file=sys.stderr, flush=True)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`prune-sweep spaces --show X | head`): nothing more to say.
+        # Python would report the failed flush at exit; point stdout at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _ui(args: argparse.Namespace) -> int:
-    from tune_app.paths import layout
-    from tune_app.tracking import resolve_tracking_uri
-    from tune_app.waits import check_port_free
+    from tune_app.ui_command import ui_command
 
-    check_port_free(args.host, args.port)
-    paths = layout(args.runs_dir, create=True)
-    uri = resolve_tracking_uri(args.mlflow_uri, paths.runs_dir)
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-           "--host", args.host, "--port", str(args.port)]
-    if uri.startswith("sqlite:"):
-        cmd += ["--default-artifact-root", (paths.runs_dir / "mlartifacts").as_uri()]
-    print(f"MLflow UI for {uri} at http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
-    os.execv(sys.executable, cmd)
-    return 0  # not reached
+    return ui_command(args)
 
 
 def _spaces(args: argparse.Namespace) -> int:
