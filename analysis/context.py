@@ -1,4 +1,4 @@
-"""What a report must name (DESIGN.md section 9): the sweep's data set, model, budgets, seeds,
+"""What a report must name for a reader to judge it: the sweep's data set, model, budgets, seeds,
 grid, reference method, hardware and software, read from its MLflow parent run and trial runs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Statistics over seeds (DESIGN.md section 9): means with Student-t 95% intervals, one sample
+"""Statistics over seeds, the unit of replication: means with Student-t 95% intervals, one sample
 per seed, comparisons declared before looking, paired over seeds and Holm-corrected."""
 
 from __future__ import annotations

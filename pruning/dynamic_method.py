@@ -1,4 +1,4 @@
-"""What every dynamic sparse training method shares (DESIGN.md section 8): it trains a sparse
+"""What every dynamic sparse training method shares: it trains a sparse
 network from the dense run's initial weights (theta_0) for the dense run's budget, at a fixed
 parameter count, and every ``update_every`` optimizer steps drops connections and regrows as
 many elsewhere (``pruning.regrowth``). Torch-free at import (see ``pruning.methods.base``).

@@ -1,4 +1,4 @@
-"""The latency protocol (DESIGN.md section 2): models timed in one process, in rotating order,
+"""The latency protocol (docs/definitions.md): models timed in one process, in rotating order,
 after warm-up, with a fixed thread count, in several blocks; the median over blocks is the
 figure and the spread over blocks is logged beside it. Ratios (speedups) are taken per block,
 so drifts that hit every model of a block alike cancel. A null test (a model against a copy of

@@ -1,5 +1,5 @@
 """Keep-masks (True = keep) of prunable weights, and ``Masks``, the one object that holds them
-while a model trains (DESIGN.md section 8)."""
+while a model trains (the training loop owns the masks; methods only propose new ones)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Measurements counted from the model's tensors (sparsity, parameters, MACs, size), and the
 deploy form in which ``pruning.latency`` times models.
 
-Definitions (DESIGN.md section 2): prunable parameters are the weights of every Conv2d and
+Definitions (docs/definitions.md): prunable parameters are the weights of every Conv2d and
 Linear; sparsity = 1 - nonzero prunable parameters / prunable parameters of the dense model,
 which covers both zeroed (masked) and physically removed weights."""
 

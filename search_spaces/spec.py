@@ -96,8 +96,9 @@ class SweepSpec:
     recipe_source: str = "default"
     method_params: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     equal_budget: bool = False
-    # The method every other one is compared with in the report (DESIGN.md section 9); when it
-    # is not in ``methods`` the report falls back to the first method of the grid and says so.
+    # The method every other one is compared with in the report (a comparison declared before
+    # any result is read); when it is not in ``methods`` the report falls back to the first
+    # method of the grid and says so.
     reference: str = "magnitude"
 
     def method_sparsities(self) -> list[tuple[str, float]]:

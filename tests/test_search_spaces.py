@@ -16,7 +16,7 @@ DATASETS = ["cifar10", "fashion_mnist", "synthetic"]
 
 def test_named_spaces_match_design() -> None:
     paper = search_spaces.load("paper")
-    # The seed report's grid plus the controls: random at every sparsity, unpruned once.
+    # The starting comparison's grid plus the controls: random at every sparsity, unpruned once.
     assert paper.methods == ("magnitude", "structured", "lottery", "random", "unpruned")
     assert paper.sparsities == (0.3, 0.5, 0.7, 0.9, 0.95)
     assert paper.seeds == (42, 123, 456)
@@ -29,6 +29,10 @@ def test_named_spaces_match_design() -> None:
     assert smoke.model.width == 0.125
     assert (smoke.data.train_size, smoke.data.val_size, smoke.data.test_size) == (2000, 500, 1000)
     assert (smoke.dense.epochs, smoke.finetune.epochs) == (2, 2)
+    # The unpruned control, as in `paper`: 3 methods x 2 sparsities + 1 control cell per seed.
+    assert smoke.methods == ("magnitude", "structured", "lottery", "unpruned")
+    assert len(smoke.cells()) == 3 * 2 + 1
+    assert [c.sparsity for c in smoke.cells() if c.method == "unpruned"] == [0.0]
     quick = search_spaces.load("quick")
     assert (quick.dense.epochs, quick.finetune.epochs) == (30, 15)
     # Dynamic sparse training trains from theta_0 with the dense recipe, all of its epochs.

@@ -106,9 +106,9 @@ class TrainingLoop:
     pruned weights re-zeroed, ``method.after_step`` (which may return new masks). Each epoch:
     ``method.end_epoch``, validation, and the best checkpoint (weights with their masks) taken
     only at steps the method calls selectable. Early stopping counts patience only once the
-    learning rate has fallen below ``ANNEALED`` of its peak, so a stopped run has annealed
-    (DESIGN.md section 9). Its state lives here, not in a Tune stopper, because a stopper's
-    state is lost when a trial is restored while a checkpoint is not.
+    learning rate has fallen below ``ANNEALED`` of its peak, so a stopped run has annealed.
+    Its state lives here, not in a Tune stopper, because a stopper's state is lost when a
+    trial is restored while a checkpoint is not.
     """
 
     ANNEALED = 0.1

@@ -21,7 +21,7 @@ def trial_key(sweep: str, cfg: TrialConfig) -> str:
 
 
 def trial_tags(cfg: TrialConfig, runtime: Runtime, recipe: str) -> dict[str, str]:
-    """Tags every trial run carries (DESIGN.md section 3)."""
+    """Tags every trial run carries (the README's "What is recorded" lists them)."""
     try:
         trial_id = tune.get_context().get_trial_id() or "local"
     except Exception:  # noqa: BLE001 - outside Tune

@@ -1,5 +1,5 @@
-"""Learning-rate schedules and the three named ways to retrain after pruning (DESIGN.md
-section 9): fine-tuning, learning-rate rewinding and weight rewinding.
+"""Learning-rate schedules and the three named ways to retrain after pruning
+(docs/methods.md): fine-tuning, learning-rate rewinding and weight rewinding.
 
 Every schedule is a cosine over *positions* of a schedule that may be longer than the run:
 fine-tuning runs its own cosine from its own learning rate; learning-rate rewinding replays the

@@ -1,4 +1,5 @@
-"""The method interface (DESIGN.md section 8): a pruning method is an algorithm over training.
+"""The method interface: a pruning method is an algorithm over training (scores, allocation,
+schedule and surgery), not a one-off function.
 
 A method is one module ``pruning/methods/<name>.py`` with a frozen ``Params`` dataclass and a
 ``Method`` subclass registered as ``<name>``. The trial flow (``trainables.trial``) drives it:
