@@ -19,8 +19,51 @@ TIMED = ("latency_ms_b1", "latency_ms_b1_spread", "latency_ms_b1_dense", "speedu
          "speedup_sparse_throughput")
 
 
+# The null test (dense vs a copy of itself) must read 1.00 within this fraction, its median and
+# its whole spread over blocks at batch 1; past it, timings on that machine are not trusted.
+NULL_TOLERANCE = 0.05
+UNRELIABLE = "timings unreliable on this machine"
+
+
 class MeasurementSetError(LookupError):
     """No measurement set of that name in the sweep."""
+
+
+def null_reliable(null: dict[str, float]) -> bool:
+    """Whether the batch-1 null test (``null_ratio_b1`` with ``_min`` / ``_max``) lies within
+    1.00 ± ``NULL_TOLERANCE``: min >= 0.95, max <= 1.05 and the median between. False when
+    there is no null test (NaN)."""
+    values = [null.get(f"null_ratio_b1{s}", math.nan) for s in ("", "_min", "_max")]
+    return all(1 - NULL_TOLERANCE <= v <= 1 + NULL_TOLERANCE for v in values)
+
+
+def null_text(null: dict[str, float]) -> str:
+    """The null test in words: ``1.003x at batch 1, spread 0.990-1.012``, flagged as
+    unreliable (``UNRELIABLE``) when it strays past 1.00 ± 5%."""
+    b1 = null.get("null_ratio_b1", math.nan)
+    lo, hi = null.get("null_ratio_b1_min", math.nan), null.get("null_ratio_b1_max", math.nan)
+    text = f"{b1:.3f}x at batch 1, spread {lo:.3f}-{hi:.3f}"
+    if not null_reliable(null):
+        text += (f"; {UNRELIABLE} (the null test should read 1.00 within "
+                 f"±{100 * NULL_TOLERANCE:.0f}%, median and spread)")
+    return text
+
+
+def load_text(figures: dict[str, float]) -> str:
+    """The machine's load while timing, as recorded with a measurement set
+    (``trainables.measurement.machine_load``): the 1-minute load average before and after, on
+    how many cores, and how much CPU other processes used meanwhile."""
+    cores = figures.get("load_cores", math.nan)
+    if math.isnan(cores):
+        return "machine load not recorded"
+    before = figures.get("load_avg_1m_before", math.nan)
+    after = figures.get("load_avg_1m_after", math.nan)
+    other = figures.get("load_other_cores", math.nan)
+    text = (f"load average {before:.2f} before / {after:.2f} after timing on {cores:.0f} "
+            f"core(s)")
+    if not math.isnan(other):
+        text += f", other processes busy on {other:.2f} of them while timing"
+    return text
 
 
 @dataclass(frozen=True)
@@ -35,13 +78,17 @@ class MeasurementSet:
     null: dict[str, float]
 
     def describe(self) -> str:
-        """One line for the report: set, hardware, threads and the null test."""
-        b1 = self.null.get("null_ratio_b1", math.nan)
-        lo, hi = self.null.get("null_ratio_b1_min", math.nan), self.null.get(
-            "null_ratio_b1_max", math.nan)
+        """One line for the report: set, hardware, threads, the machine's load as measured
+        while timing, and the null test (flagged when it strays past 1.00 ± 5%)."""
         return (f"from measurement set `{self.name}` on {self.device} ({self.hardware}), "
-                f"{self.threads} thread(s), nothing else running on those cores; null test "
-                f"(dense vs a copy of itself) {b1:.3f}x at batch 1, spread {lo:.3f}-{hi:.3f}")
+                f"{self.threads} thread(s); {load_text(self.null)}; null test (dense vs a copy "
+                f"of itself) {null_text(self.null)}")
+
+    @property
+    def null_band(self) -> tuple[float, float]:
+        """(min, max) of the batch-1 null test over blocks; NaN when not recorded."""
+        return (self.null.get("null_ratio_b1_min", math.nan),
+                self.null.get("null_ratio_b1_max", math.nan))
 
 
 def find_set(client: MlflowClient, sweep: str, name: str | None) -> MeasurementSet | None:

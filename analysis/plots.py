@@ -22,7 +22,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
-from analysis.tables import clipped_ci, with_defaults  # noqa: E402
+from analysis.tables import NULL_BAND, clipped_ci, with_defaults, within_null  # noqa: E402
 
 FORMATS = ("png", "pdf", "svg")
 PNG_DPI = 200
@@ -243,10 +243,12 @@ def pareto_front(points: pd.DataFrame, x: str, y: str) -> pd.Series:
     return pd.Series(front, index=points.index, dtype=bool)
 
 
-def _fronts(data: pd.DataFrame, x: str) -> pd.Series:
-    # Each sweep's speedups and sizes are relative to its own dense model: one front per sweep.
+def _fronts(data: pd.DataFrame, x: str, eligible: pd.Series | None = None) -> pd.Series:
+    # Each sweep's speedups and sizes are relative to its own dense model: one front per sweep,
+    # among the ``eligible`` points (default: all).
     front = pd.Series(False, index=data.index, dtype=bool)
-    for _, part in data.groupby("sweep", sort=False):
+    rows = data if eligible is None else data[eligible]
+    for _, part in rows.groupby("sweep", sort=False):
         front[part.index] = pareto_front(part, x, "acc_pct")
     return front
 
@@ -264,25 +266,33 @@ def pareto_data(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per point of the Pareto figure, each sweep's dense baseline included (speedup 1,
     compression 1): ``sweep``, ``method``, ``sparsity``, ``execution``, ``n``, ``acc_pct``,
     ``speedup`` (measured at batch 1), ``sparse_ratio``, ``speedup_x`` (what the speedup panel
-    plots), ``speedup_kind``, ``size_bytes``, ``compression``, ``front_speedup``, ``front_size``.
+    plots), ``speedup_kind``, ``size_bytes``, ``compression``, ``null_low`` and ``null_high``
+    (the sweep's batch-1 null test spread), ``front_speedup``, ``front_size``.
 
     ``speedup_x`` is the measured speedup, except for masked models (zeros in dense shapes):
     their dense-kernel timing is no speedup, so they get the sparse-kernel ratio where one was
     measured (kind ``sparse kernels``) and NaN otherwise (kind ``dense kernels``: left out of
-    the panel and its front)."""
+    the panel and its front). A ratio within the null test's spread (a dense model against a
+    copy of itself read that too) is no measurable speedup: kind ``within null``, drawn at 1
+    with an open marker and left off the speedup front."""
     s = with_defaults(summary)
     dense = s["method"] == "dense"
     kind = _speedup_kind(s)
     speedup_x = np.select([kind == "dense", kind == "sparse kernels", kind == "measured"],
                           [1.0, s["sparse_ratio_b1_mean"], s["speedup_b1_mean"]], np.nan)
+    null = np.isin(kind, ["sparse kernels", "measured"]) & within_null(
+        pd.Series(speedup_x, index=s.index), s[NULL_BAND[0]], s[NULL_BAND[1]]).to_numpy()
+    kind = np.where(null, "within null", kind)
+    speedup_x = np.where(null, 1.0, speedup_x)
     data = pd.DataFrame({
         "sweep": s["sweep"], "method": s["method"], "sparsity": s["sparsity_target"],
         "execution": s["execution"], "n": s["n"], "acc_pct": 100 * s["test_acc_mean"],
         "speedup": s["speedup_b1_mean"], "sparse_ratio": s["sparse_ratio_b1_mean"],
         "speedup_x": speedup_x, "speedup_kind": kind, "size_bytes": s["size_bytes_compact_mean"],
         "compression": s["compression_ratio_mean"].where(~dense, 1.0),
+        "null_low": s[NULL_BAND[0]], "null_high": s[NULL_BAND[1]],
     }).reset_index(drop=True)
-    data["front_speedup"] = _fronts(data, "speedup_x")
+    data["front_speedup"] = _fronts(data, "speedup_x", data["speedup_kind"] != "within null")
     data["front_size"] = _fronts(data, "compression")
     return data
 
@@ -298,9 +308,21 @@ def _scatter(ax: Axes, rows: pd.DataFrame, x: str, panel: str, colours: dict) ->
     for (sweep, method, kind), part in rows.groupby([rows["sweep"], rows["method"], kinds],
                                                      sort=True):
         dense = kind == "dense"
+        colour = "black" if dense else colours[method]
+        # Within the null test's spread: an open marker at 1x, no measurable speedup.
+        fill = {"facecolors": "none", "edgecolors": colour} if kind == "within null" else {
+            "color": colour}
         ax.scatter(part[x], part["acc_pct"], marker=_marker(kind), s=110 if dense else 30,
-                   color="black" if dense else colours[method], zorder=3,
-                   gid=_gid("pareto", panel, sweep, method, kind))
+                   zorder=3, gid=_gid("pareto", panel, sweep, method, kind), **fill)
+
+
+def _null_bands(ax: Axes, data: pd.DataFrame) -> None:
+    """Each sweep's batch-1 null test spread as a light vertical band on the speedup panel."""
+    for sweep, part in data.groupby("sweep", sort=False):
+        low, high = part["null_low"].iloc[0], part["null_high"].iloc[0]
+        if not (np.isnan(low) or np.isnan(high)):
+            ax.axvspan(low, high, color="0.5", alpha=0.12, lw=0, zorder=1,
+                       gid=_gid("null-band", sweep))
 
 
 def _front_lines(ax: Axes, rows: pd.DataFrame, x: str, front: str, styles: dict) -> None:
@@ -372,9 +394,11 @@ def _label_panel(ax: Axes, rows: pd.DataFrame, x: str, front: str, colours: dict
 
 def _pareto_axes(axes: Sequence[Axes], data: pd.DataFrame) -> None:
     left_out = int((data["speedup_kind"] == "dense kernels").sum())
+    null = int((data["speedup_kind"] == "within null").sum())
     speed, size = axes
     speed.set_title("Accuracy vs measured speedup (batch 1)\n"
-                    f"masked models timed on dense kernels left out ({left_out})", fontsize=10)
+                    f"masked models timed on dense kernels left out ({left_out}); "
+                    f"within the null test at 1× ({null})", fontsize=10)
     speed.set_xlabel(SPEEDUP_LABEL)
     speed.axvline(1.0, color="0.6", lw=0.8, ls=":")
     dense = data[(data["method"] == "dense") & data["size_bytes"].notna()]
@@ -400,6 +424,9 @@ def _pareto_legend(fig: plt.Figure, data: pd.DataFrame, colours: dict, styles: d
     if (data["speedup_kind"] == "sparse kernels").any():
         handles.append(Line2D([], [], color="0.4", marker="^", ls="none"))
         labels.append("masked, speedup on sparse (CSR) kernels")
+    if (data["speedup_kind"] == "within null").any():
+        handles.append(Line2D([], [], color="0.4", marker="o", mfc="none", ls="none"))
+        labels.append("no measurable speedup (within the null test's spread), at 1×")
     for sweep, style in styles.items():
         handles.append(Line2D([], [], color="black", ls=style, lw=1))
         labels.append("Pareto front" + (f", sweep {sweep}" if len(styles) > 1 else ""))
@@ -421,6 +448,7 @@ def draw_pareto(summary: pd.DataFrame, axes: Sequence[Axes]) -> pd.DataFrame:
         rows = data[data[x].notna() & data["acc_pct"].notna()]
         _scatter(ax, rows, x, panel, colours)
         _front_lines(ax, rows, x, front, styles)
+    _null_bands(axes[0], data)
     _pareto_axes(axes, data)
     fig.tight_layout()
     for ax, (panel, x, front) in zip(axes, panels, strict=True):

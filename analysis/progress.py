@@ -23,10 +23,11 @@ def cell_progress(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_progress(table: pd.DataFrame) -> str:
-    """A compact terminal table."""
-    lines = [f"{'method':14} {'sparsity':>8} {'done':>5} {'run':>4} {'fail':>5} {'test_acc':>9}"]
+    """A compact terminal table; percentages say so in their column names."""
+    lines = [f"{'method':14} {'sparsity (%)':>12} {'done':>5} {'run':>4} {'fail':>5} "
+             f"{'test acc (%)':>12}"]
     for r in table.itertuples(index=False):
-        acc = "-" if pd.isna(r.test_acc) else f"{100 * r.test_acc:.1f}%"
-        lines.append(f"{r.method:14} {100 * r.sparsity:7.0f}% {r.finished:5} {r.running:4} "
-                     f"{r.failed:5} {acc:>9}")
+        acc = "-" if pd.isna(r.test_acc) else f"{100 * r.test_acc:.1f}"
+        lines.append(f"{r.method:14} {100 * r.sparsity:12g} {r.finished:5} {r.running:4} "
+                     f"{r.failed:5} {acc:>12}")
     return "\n".join(lines)

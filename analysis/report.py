@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 
 from analysis.context import header_lines, sweep_context
 from analysis.load import SweepNotFoundError, load_runs
-from analysis.measurements import MeasurementSetError, apply_set, find_set
+from analysis.measurements import MeasurementSet, MeasurementSetError, apply_set, find_set
 from analysis.plots import figure_files, plot_pareto, plot_tradeoff
 from analysis.stats import (
     ALPHA,
@@ -25,7 +25,24 @@ from analysis.stats import (
     one_sample_per_seed,
     summarize,
 )
-from analysis.tables import display_table, efficiency_table, markdown, write_tables
+from analysis.tables import (
+    NULL_BAND,
+    WITHIN_NULL,
+    display_table,
+    efficiency_table,
+    markdown,
+    write_tables,
+)
+
+# The report's one rule for units, stated at its top.
+UNITS = ("**Units**: accuracies and sparsities are percentages in this report, its tables, its "
+         "figures and its CSV/JSON/Parquet files, where their columns end in `_pct` (test "
+         "accuracy 90.7% is `test_acc_pct` 90.7), while MLflow keeps them as fractions under "
+         "the bare name (`test_acc` 0.907; `param.*` columns are MLflow's params as logged); "
+         "speedups and compression are ratios (×).")
+# Columns of shares (fractions in MLflow) that the report's files hold in percent as ``<name>_pct``.
+RUN_SHARES = ("test_acc", "best_val_acc", "sparsity", "sparsity_target")
+COMPARISON_SHARES = ("sparsity", "mean_diff", "ci_low", "ci_high")
 
 
 @dataclass(frozen=True)
@@ -34,7 +51,7 @@ class ReportResult:
 
     out_dir: Path
     files: list[Path]
-    analysis_run_id: str
+    analysis_run_id: str | None
     n_trials: int
     n_failed: int
     missing: list[tuple[str, float, int]]
@@ -73,6 +90,81 @@ def _points(x: float) -> str:
     return f"{100 * x:+.2f}"
 
 
+def in_percent(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``df`` with each of ``columns`` (fractions, as MLflow logs them) in percent, renamed
+    ``<name>_pct`` in place: the report's files follow the report's unit."""
+    out = df.copy()
+    present = [c for c in columns if c in out]
+    for column in present:
+        out[column] = (100 * out[column]).round(10)  # 90.7, not 90.70000000000002
+    return out.rename(columns={c: f"{c}_pct" for c in present})
+
+
+def with_null_bands(summary: pd.DataFrame, bands: dict[str, tuple[float, float]]
+                    ) -> pd.DataFrame:
+    """The summary with each sweep's batch-1 null test spread (``null_ratio_b1_min`` / ``_max``
+    from the set that timed it; NaN for a sweep without one) beside every row."""
+    out = summary.copy()
+    for i, name in enumerate(NULL_BAND):
+        out[name] = [bands.get(s, (math.nan, math.nan))[i] for s in out["sweep"]]
+    return out
+
+
+def null_rule_lines(bands: dict[str, tuple[float, float]]) -> list[str]:
+    """How speedups inside the null test's spread are shown, with each sweep's spread."""
+    known = {s: b for s, b in bands.items() if not any(math.isnan(v) for v in b)}
+    if not known:
+        return []
+    where = "; ".join((f"{s}: " if len(bands) > 1 else "") + f"{lo:.3f}-{hi:.3f}x"
+                      for s, (lo, hi) in known.items())
+    return [f"A speedup whose mean over seeds (of each trial's median over blocks) lies within "
+            f"the null test's spread at batch 1 ({where}) is no measurable speedup: "
+            f"\"{WITHIN_NULL}\" in the table, an open marker at 1× in the figure, and not on "
+            "its speedup front.", ""]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def budget_lines(summary: pd.DataFrame) -> list[str]:
+    """One sentence per sweep where a pruned method's mean test accuracy is above the dense
+    baseline's and it trained for more epochs in total: the extra epochs, not pruning, may
+    explain it, so the fair comparison is the ``unpruned`` control (the dense model retrained
+    as long, without pruning)."""
+    lines = []
+    compare = summary["sweep"].nunique() > 1
+    for sweep, part in summary.groupby("sweep", sort=False):
+        dense = part[part["method"] == "dense"]
+        if not len(dense):
+            continue
+        acc, epochs = dense["test_acc_mean"].iloc[0], dense["epochs_total_mean"].iloc[0]
+        pruned = part[(part["method"] != "dense") & (part["method"] != "unpruned")
+                      & (part["sparsity_target"] > 0)]
+        above = pruned[(pruned["test_acc_mean"] > acc) & (pruned["epochs_total_mean"] > epochs)]
+        if not len(above):
+            continue
+        cells = ", ".join(f"{r.method} at {100 * r.sparsity_target:g}% ({_pct(r.test_acc_mean)}, "
+                          f"{r.epochs_total_mean:g} epochs)" for r in above.itertuples())
+        control = part[part["method"] == "unpruned"]
+        if len(control):
+            c = control.iloc[0]
+            fair = (f"{'as did' if c['epochs_total_mean'] > epochs else 'beside'} the "
+                    f"`unpruned` control, the dense model retrained as long without pruning "
+                    f"({_pct(c['test_acc_mean'])}, {c['epochs_total_mean']:g} epochs): compare "
+                    f"{'it' if len(above) == 1 else 'them'} with `unpruned`, as the comparisons "
+                    "below do, not with the dense baseline")
+        else:
+            fair = ("and this sweep has no `unpruned` control (the dense model retrained as "
+                    "long without pruning), the comparison that separates pruning from the "
+                    "extra training: add it to the grid")
+        verb = "scores" if len(above) == 1 else "score"
+        lines += [f"{'**' + sweep + '**: ' if compare else ''}{cells} {verb} above the dense "
+                  f"baseline ({_pct(acc)}, {epochs:g} epochs in total) but trained for more "
+                  f"epochs in total, {fair}.", ""]
+    return lines
+
+
 def comparison_lines(tests: pd.DataFrame) -> list[str]:
     """The declared comparisons as report lines: effect with its CI, n, p and Holm's p."""
     if not len(tests):
@@ -82,16 +174,16 @@ def comparison_lines(tests: pd.DataFrame) -> list[str]:
              f"every pruned method against the `unpruned` control, and in compare mode each "
              f"cell of the first sweep against the same cell of the others. Paired over seeds "
              f"(t-test); p adjusted by Holm over the {tested} comparison(s) with at least "
-             f"{MIN_SEEDS} seeds; effect = mean difference in test accuracy (points) with its "
-             f"95% CI; verdicts at alpha {ALPHA:g}.", "",
-             "| sparsity | comparison | n | difference (points) | 95% CI | p | p (Holm) | "
-             "verdict |", "| ---: | :-- | ---: | ---: | :-- | ---: | ---: | :-- |"]
+             f"{MIN_SEEDS} seeds; effect = mean difference in test accuracy (percentage "
+             f"points) with its 95% CI; verdicts at alpha {ALPHA:g}.", "",
+             "| sparsity (%) | comparison | n | difference (percentage points) | 95% CI | p | "
+             "p (Holm) | verdict |", "| ---: | :-- | ---: | ---: | :-- | ---: | ---: | :-- |"]
     for r in tests.itertuples():
         ci = "n/a" if math.isnan(r.ci_low) else f"{_points(r.ci_low)} to {_points(r.ci_high)}"
         diff = "n/a" if math.isnan(r.mean_diff) else _points(r.mean_diff)
         p = "n/a" if math.isnan(r.p) else f"{r.p:.3g}"
         ph = "n/a" if math.isnan(r.p_holm) else f"{r.p_holm:.3g}"
-        lines.append(f"| {100 * r.sparsity:.0f}% | {r.comparison} | {r.n} | {diff} | {ci} | "
+        lines.append(f"| {100 * r.sparsity:g} | {r.comparison} | {r.n} | {diff} | {ci} | "
                      f"{p} | {ph} | {r.verdict} |")
     return lines
 
@@ -110,9 +202,12 @@ def _recipes(df: pd.DataFrame) -> list[str]:
 
 
 def build_report(sweep: str, tracking_uri: str | None, out_dir: Path,
-                 compare: Sequence[str] = (), measurement: str | None = None) -> ReportResult:
-    """Write every report file to ``out_dir`` and log them to the sweep's analysis run, with
-    the latencies of measurement set ``measurement`` (default: the sweep's own).
+                 compare: Sequence[str] = (), measurement: str | None = None,
+                 partial: str | None = None, log_run: bool = True) -> ReportResult:
+    """Write every report file to ``out_dir`` and log them to the sweep's analysis run (unless
+    ``log_run`` is false: a read-only store), with the latencies of measurement set
+    ``measurement`` (default: the sweep's own). ``partial`` says, at the top of the report,
+    that the sweep was still running when it was built.
 
     Raises ``SweepNotFoundError`` for an unknown sweep or measurement set and
     ``DuplicateSeedError`` when a cell holds a seed twice."""
@@ -132,7 +227,11 @@ def build_report(sweep: str, tracking_uri: str | None, out_dir: Path,
     timing = mset.describe() if mset else "not timed yet (`prune-sweep measure` times them)"
     contexts = [sweep_context(client, s, df) for s in sweeps]
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = summarize(df)
+    # Each sweep's null test: the chosen set's for this one, the others' own sets.
+    sets: dict[str, MeasurementSet | None] = {sweep: mset}
+    sets.update({s: find_set(client, s, None) for s in compare})
+    bands = {s: m.null_band if m else (math.nan, math.nan) for s, m in sets.items()}
+    summary = with_null_bands(summarize(df), bands)
     table = efficiency_table(summary)
     files = write_tables(table, out_dir)
     plot_tradeoff(summary, out_dir / "tradeoff_curve.png")
@@ -141,27 +240,33 @@ def build_report(sweep: str, tracking_uri: str | None, out_dir: Path,
     family = declared_comparisons({c.sweep: c.grid for c in contexts},
                                   {c.sweep: c.reference for c in contexts if c.reference})
     tests = compare_family(df, family)
-    tests.to_csv(out_dir / "comparisons.csv", index=False)
-    records = json.loads(df.to_json(orient="records", date_format="iso"))
+    in_percent(tests, COMPARISON_SHARES).to_csv(out_dir / "comparisons.csv", index=False)
+    results = in_percent(df, RUN_SHARES)
+    records = json.loads(results.to_json(orient="records", date_format="iso"))
     (out_dir / "all_results.json").write_text(json.dumps(records, indent=2))
-    df.to_parquet(out_dir / "all_results.parquet", index=False)
+    results.to_parquet(out_dir / "all_results.parquet", index=False)
     failed = df[df["status"] == "FAILED"]
     missing = [(m if len(sweeps) == 1 else f"{m} ({c.sweep})", s, e) for c in contexts
                for m, s, e in missing_cells(df[df["sweep"] == c.sweep], c.grid, c.seeds)]
     n_trials = int((df["role"] == "trial").sum())
-    lines = [f"# Pruning sweep report: {sweep}", ""]
+    lines = [f"# Pruning sweep report: {sweep}", "", UNITS, ""]
+    if partial:
+        lines += [f"**Partial report:** {partial}", ""]
     if compare:
         lines += [f"Compared with: {', '.join(compare)} (each with its own grid and dense "
                   "baseline; one colour per method, one line style per sweep).", ""]
     for ctx in contexts:
         if len(contexts) > 1:
             lines += [f"### {ctx.sweep}", ""]
-        lines += [*header_lines(ctx, timing if ctx.sweep == sweep else "from its own set"), ""]
+        own = sets.get(ctx.sweep)
+        lines += [*header_lines(ctx, timing if ctx.sweep == sweep else own.describe() if own
+                                else "not timed"), ""]
     lines += [f"{n_trials} trial run(s), {len(failed)} failed, {len(missing)} missing cell(s). "
               "Accuracies are test accuracies of the best-validation checkpoint, mean ± 95% "
               "CI (Student t over seeds; none with one seed).", "", *notes, "",
+              *budget_lines(summary),
               "![trade-off](tradeoff_curve.png)", "", "![pareto](pareto.png)", "",
-              "Figures also as PDF and SVG beside the PNG.", "",
+              "Figures also as PDF and SVG beside the PNG.", "", *null_rule_lines(bands),
               "## Efficiency", "", markdown(display_table(table)),
               "## Comparisons", "", *comparison_lines(tests), "",
               "## Retraining recipes", "", *_recipes(df), ""]
@@ -177,7 +282,7 @@ def build_report(sweep: str, tracking_uri: str | None, out_dir: Path,
     (out_dir / "report.md").write_text("\n".join(lines))
     files += [out_dir / n for n in ("comparisons.csv", "all_results.json", "all_results.parquet",
                                     "report.md")]
-    run_id = _log_analysis_run(client, sweep, files, n_trials, compare)
+    run_id = _log_analysis_run(client, sweep, files, n_trials, compare) if log_run else None
     return ReportResult(out_dir, files, run_id, n_trials, len(failed), missing)
 
 

@@ -30,7 +30,8 @@ def sensitivity_table(df: pd.DataFrame, baseline: float) -> str:
     wide = df.pivot(index="layer", columns="ratio", values="val_acc_pct")
     wide = wide.loc[list(dict.fromkeys(df["layer"]))]  # network order, not alphabetical
     filters = df.groupby("layer")["filters"].first()
-    head = "| layer | filters | " + " | ".join(f"{100 * r:.0f}%" for r in wide.columns) + " |"
+    head = "| layer | filters | " + " | ".join(f"val acc (%), {100 * r:.0f}% removed"
+                                              for r in wide.columns) + " |"
     rule = "| :-- | --: | " + " | ".join("--:" for _ in wide.columns) + " |"
     rows = [f"| {layer} | {filters[layer]} | " + " | ".join(f"{v:.1f}" for v in row) + " |"
             for layer, row in wide.iterrows()]

@@ -1,4 +1,4 @@
-"""The efficiency table (the seed report's Table 1 columns, plus MACs) in md, csv and tex.
+"""The efficiency table (accuracy, sparsity, size, speed, MACs, budget) in md, csv and tex.
 
 ``efficiency_table`` holds the numbers (the csv); ``display_table`` formats them for people
 (markdown in the report, a booktabs tabular for a paper). The figures in ``analysis.plots``
@@ -19,13 +19,18 @@ METRICS = (
     "epochs_total", "sparse_ratio_b1", "latency_ms_b1_spread", "speedup_b1_min",
     "speedup_b1_max", "speedup_throughput",
 )
+# The batch-1 null test's spread (dense vs a copy of itself) of the set that timed each sweep,
+# added to the summary by the report (``analysis.report``); NaN where no set recorded one.
+NULL_BAND = ("null_ratio_b1_min", "null_ratio_b1_max")
+WITHIN_NULL = "~1.00x (within null)"
+SPARSITY = "Sparsity (%)"
 ACCURACY = "Accuracy (%, ± 95% CI)"
 LATENCY = "Latency (ms, spread)"
 SPEEDUP = "Speedup"
 SPARSE = "Sparse kernels"
 # display_table's columns of formatted numbers: right-aligned in markdown and LaTeX.
 NUMERIC_HEADERS = frozenset({
-    "Sparsity", ACCURACY, "Epochs (retrain / total)", "Params (nonzero)", "Size (MB)", LATENCY,
+    SPARSITY, ACCURACY, "Epochs (retrain / total)", "Params (nonzero)", "Size (MB)", LATENCY,
     "Compression", SPEEDUP, SPARSE, "MACs (M)", "Seeds",
 })
 _TEX = {
@@ -48,7 +53,16 @@ def with_defaults(summary: pd.DataFrame) -> pd.DataFrame:
         for kind in ("mean", "std", "ci95"):
             if f"{metric}_{kind}" not in out:
                 out[f"{metric}_{kind}"] = float("nan")
+    for name in NULL_BAND:
+        if name not in out:
+            out[name] = float("nan")
     return out
+
+
+def within_null(ratio: pd.Series, low: pd.Series, high: pd.Series) -> pd.Series:
+    """Whether each speedup lies within the null test's [low, high]: a ratio the protocol
+    also reads when nothing differs is no measurable speedup. False where any is NaN."""
+    return (ratio >= low) & (ratio <= high)
 
 
 def clipped_ci(acc_pct: pd.Series, ci_pct: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -61,15 +75,20 @@ def clipped_ci(acc_pct: pd.Series, ci_pct: pd.Series) -> tuple[pd.Series, pd.Ser
 
 
 def efficiency_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Numeric table: one row per sweep, method and sparsity, in the summary's order (dense
-    first in each sweep). Accuracies in percent with the CI half-width and its clipped bounds."""
+    """Numeric table (the csv): one row per sweep, method and sparsity, in the summary's order
+    (dense first in each sweep). Accuracies and sparsities in percent, in columns named
+    ``*_pct`` (MLflow keeps fractions); the accuracy with its CI half-width and clipped bounds.
+    ``speedup_b1_within_null`` (and ``sparse_ratio_b1_within_null``) mark ratios within the
+    sweep's null test spread (``null_ratio_b1_min`` to ``_max``): no measurable speedup."""
     s = with_defaults(summary)
     acc, ci = 100 * s["test_acc_mean"], 100 * s["test_acc_ci95"]
     low, high = clipped_ci(acc, ci)
+    null_low, null_high = s[NULL_BAND[0]], s[NULL_BAND[1]]
+    not_dense = s["method"] != "dense"
     return pd.DataFrame({
         "sweep": s["sweep"],
         "method": s["method"],
-        "sparsity": s["sparsity_target"],
+        "sparsity_pct": (100 * s["sparsity_target"]).round(6),  # 90, not 90.00000000000001
         "execution": s["execution"],
         "n_seeds": s["n"],
         "accuracy_pct": acc,
@@ -85,6 +104,12 @@ def efficiency_table(summary: pd.DataFrame) -> pd.DataFrame:
         "speedup_b1": s["speedup_b1_mean"],
         "speedup_throughput": s["speedup_throughput_mean"],
         "sparse_ratio_b1": s["sparse_ratio_b1_mean"],
+        "null_ratio_b1_min": null_low,
+        "null_ratio_b1_max": null_high,
+        "speedup_b1_within_null": not_dense & within_null(s["speedup_b1_mean"], null_low,
+                                                          null_high),
+        "sparse_ratio_b1_within_null": within_null(s["sparse_ratio_b1_mean"], null_low,
+                                                   null_high),
         "macs": s["macs_mean"],
         "epochs_trained": s["epochs_trained_mean"],
         "epochs_total": s["epochs_total_mean"],
@@ -116,18 +141,22 @@ def _compression(method: str, ratio: float) -> str:
     return _num(ratio, ".1f") + ("" if _missing(ratio) else "x")
 
 
-def _speedup(method: str, execution: str, ratio: float) -> str:
+def _speedup(method: str, execution: str, ratio: float, null: bool = False) -> str:
     if method == "dense":
         return "1.00x"
     if execution == "masked":
         # Zeros in dense shapes on dense kernels: the timing is noise around 1x, not a speedup.
         return "dense kernels"
+    if null:
+        return WITHIN_NULL  # within the null test's spread: no measurable speedup
     return _num(ratio, ".2f") + ("" if _missing(ratio) else "x")
 
 
-def _sparse(ratio: float | None) -> str:
+def _sparse(ratio: float | None, null: bool = False) -> str:
     if _missing(ratio):
         return "n/a"
+    if null:
+        return WITHIN_NULL
     return f"{ratio:.2f}x" if ratio >= 1 else f"slower ({ratio:.2f}x)"
 
 
@@ -138,11 +167,13 @@ def _column(table: pd.DataFrame, name: str, default: object) -> pd.Series:
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """Formatted strings for markdown and LaTeX, from ``efficiency_table``.
 
-    A Sweep column only when the table holds more than one sweep. Accuracy is mean ± 95% CI
-    half-width (no ± part below two seeds); latency at batch 1 with its spread in parentheses;
-    Speedup is the measured batch-1 speedup ("1.00x" for the dense baseline, "dense kernels"
-    for masked models, whose dense-kernel timing is no speedup); Sparse kernels is the dense /
-    CSR-kernel time ratio where one was measured."""
+    A Sweep column only when the table holds more than one sweep. Every column in percent
+    says so in its name, with plain numbers below. Accuracy is mean ± 95% CI half-width (no ±
+    part below two seeds); latency at batch 1 with its spread in parentheses; Speedup is the
+    measured batch-1 speedup ("1.00x" for the dense baseline, "dense kernels" for masked
+    models, whose dense-kernel timing is no speedup, "~1.00x (within null)" where it lies
+    within the null test's spread); Sparse kernels is the dense / CSR-kernel time ratio where
+    one was measured (also "~1.00x (within null)" inside the null test's spread)."""
     sweeps = _column(table, "sweep", "")
     methods = table["method"]
     execution = _column(table, "execution", "")
@@ -150,11 +181,11 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     if sweeps.nunique() > 1:
         cols["Sweep"] = sweeps
     cols["Method"] = methods
-    cols["Sparsity"] = [_num(100 * s, "g") + "%" for s in table["sparsity"]]
+    cols[SPARSITY] = [_num(s, "g") for s in table["sparsity_pct"]]
     cols[ACCURACY] = [_accuracy(a, c, n) for a, c, n in
                       zip(table["accuracy_pct"], table["accuracy_ci95_pct"], table["n_seeds"],
                           strict=True)]
-    # The budget beside the accuracy (DESIGN.md section 9): retraining after pruning, and
+    # The budget beside the accuracy: retraining after pruning, and
     # every epoch the result depended on (dense training included).
     cols["Epochs (retrain / total)"] = [f"{_num(r, '.0f')} / {_num(t, '.0f')}" for r, t in
                                         zip(table["epochs_trained"], table["epochs_total"],
@@ -166,10 +197,13 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
                          strict=True)]
     cols["Compression"] = [_compression(m, v) for m, v in
                            zip(methods, table["compression_ratio"], strict=True)]
-    cols[SPEEDUP] = [_speedup(m, e, v) for m, e, v in
-                     zip(methods, execution, table["speedup_b1"], strict=True)]
+    cols[SPEEDUP] = [_speedup(m, e, v, bool(n)) for m, e, v, n in
+                     zip(methods, execution, table["speedup_b1"],
+                         _column(table, "speedup_b1_within_null", False), strict=True)]
     # Masked models timed on CSR kernels (pruning.sparse_exec): a speedup, or said slower.
-    cols[SPARSE] = [_sparse(v) for v in _column(table, "sparse_ratio_b1", math.nan)]
+    cols[SPARSE] = [_sparse(v, bool(n)) for v, n in
+                    zip(_column(table, "sparse_ratio_b1", math.nan),
+                        _column(table, "sparse_ratio_b1_within_null", False), strict=True)]
     cols["MACs (M)"] = [_num(m / 1e6, ".1f") for m in table["macs"]]
     cols["Seeds"] = table["n_seeds"]
     return pd.DataFrame(cols).reset_index(drop=True)

@@ -1,7 +1,8 @@
-"""The built-in sweeps: smoke (CPU, minutes), quick (one GPU, hours), paper (the seed report
-with controls), rewinding (Renda et al. 2020 at equal budgets), filters (the structured family
-of the review, seed 002), dynamic (sparse training from scratch, seed 003) and CPU-sized
-variants of the last three."""
+"""The built-in sweeps: smoke (CPU, minutes), quick (one GPU, hours), paper (the ResNet18 /
+CIFAR-10 comparison of magnitude, structured and lottery-ticket pruning this project started
+from, with controls), rewinding (Renda et al. 2020 at equal budgets), filters (the structured
+family of the structured-pruning review this project builds on), dynamic (sparse training from
+scratch: DSR, SET and RigL) and CPU-sized variants of the last three."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from trainables.config import DataConfig, MeasureConfig, ModelConfig, Recipe
 
 SPACES: Registry = Registry("search space")
 
-_SEED_REPORT_METHODS = ("magnitude", "structured", "lottery")
+_STARTING_COMPARISON_METHODS = ("magnitude", "structured", "lottery")
 _SMOKE_DATA = DataConfig(name="synthetic", train_size=2000, val_size=500, test_size=1000)
 _SMOKE_MODEL = ModelConfig(name="resnet18", width=0.125)
 # One thread: a smoke sweep shares a laptop's cores with whatever else runs there, and OpenMP
@@ -23,11 +24,16 @@ _SMOKE_MEASURE = MeasureConfig(warmup=2, repeats=5, throughput_batch=32, threads
 
 @SPACES.register("smoke")
 def smoke() -> SweepSpec:
-    """Width-1/8 ResNet18 on 2k/500/1k images, 2+2 epochs: a whole sweep in minutes on CPU."""
+    """Width-1/8 ResNet18 on 2k/500/1k images, 2+2 epochs: a whole sweep in minutes on CPU.
+
+    With the ``unpruned`` control (the dense model retrained as long, without pruning): after
+    2 dense epochs, pruned models that retrain 2 more often beat the dense baseline, and the
+    control shows how much of that is the extra training."""
     return SweepSpec(
         name="smoke",
-        description="CPU smoke test: ResNet18 width 1/8, 2k train / 500 val / 1k test, 2+2 epochs",
-        methods=_SEED_REPORT_METHODS,
+        description="CPU smoke test: ResNet18 width 1/8, 2k train / 500 val / 1k test, 2+2 "
+                    "epochs, with the unpruned control",
+        methods=(*_STARTING_COMPARISON_METHODS, "unpruned"),
         sparsities=(0.5, 0.9),
         seeds=(0,),
         data=_SMOKE_DATA,
@@ -45,7 +51,7 @@ def quick() -> SweepSpec:
     return SweepSpec(
         name="quick",
         description="One GPU: full ResNet18 on full CIFAR-10, 30 dense / 15 fine-tune epochs",
-        methods=_SEED_REPORT_METHODS,
+        methods=_STARTING_COMPARISON_METHODS,
         sparsities=(0.5, 0.9),
         seeds=(42,),
         data=DataConfig(name="cifar10"),
@@ -59,13 +65,15 @@ def quick() -> SweepSpec:
 
 @SPACES.register("paper")
 def paper() -> SweepSpec:
-    """The seed report's grid (3 methods x 5 sparsities x 3 seeds, 200 / up to 100 epochs)
-    plus the controls a reviewer asks for: ``random`` and ``unpruned``."""
+    """The grid of the ResNet18 / CIFAR-10 comparison of magnitude, structured and
+    lottery-ticket pruning this project started from (3 methods x 5 sparsities x 3 seeds,
+    200 / up to 100 epochs) plus the controls a reviewer asks for: ``random`` and
+    ``unpruned``."""
     return SweepSpec(
         name="paper",
-        description="Seed report grid (magnitude, structured, lottery) + random and unpruned "
-                    "controls, 5 sparsities x 3 seeds",
-        methods=(*_SEED_REPORT_METHODS, "random", "unpruned"),
+        description="Full ResNet18 on CIFAR-10: magnitude, structured, lottery + random and "
+                    "unpruned controls, 5 sparsities x 3 seeds",
+        methods=(*_STARTING_COMPARISON_METHODS, "random", "unpruned"),
         sparsities=(0.3, 0.5, 0.7, 0.9, 0.95),
         seeds=(42, 123, 456),
         data=DataConfig(name="cifar10"),
@@ -128,9 +136,10 @@ _FILTER_METHODS = ("structured", "group_l1", "fpgm", "sfp", "group_norm", "magni
 
 @SPACES.register("filters")
 def filters() -> SweepSpec:
-    """The structured family the review (seed 002) compares: Li et al.'s L1 filters, group
-    L1, FPGM, soft filter pruning and group-norm regularization, at equal parameter sparsity
-    and equal fine-tuning epochs, beside unstructured magnitude and the unpruned control."""
+    """The structured family the structured-pruning review this project builds on compares:
+    Li et al.'s L1 filters, group L1, FPGM, soft filter pruning and group-norm regularization,
+    at equal parameter sparsity and equal fine-tuning epochs, beside unstructured magnitude and
+    the unpruned control."""
     return SweepSpec(
         name="filters",
         description="Structured family (structured, group_l1, fpgm, sfp, group_norm) + "
@@ -163,10 +172,11 @@ _DYNAMIC_METHODS = ("dsr", "set", "rigl", "magnitude", "gmp", "random", "unprune
 
 @SPACES.register("dynamic")
 def dynamic() -> SweepSpec:
-    """Dynamic sparse training (seed 003): DSR, SET and RigL train sparse from theta_0 for
-    the dense run's epochs, beside one-shot magnitude, gradual magnitude, the random mask and
-    the unpruned control, each on its own budget (``epochs_total`` in the report: the sparse
-    trainers use T epochs, the others T plus their retraining)."""
+    """Dynamic sparse training (Mostafa & Wang 2019, Mocanu et al. 2018, Evci et al. 2020):
+    DSR, SET and RigL train sparse from theta_0 for the dense run's epochs, beside one-shot
+    magnitude, gradual magnitude, the random mask and the unpruned control, each on its own
+    budget (``epochs_total`` in the report: the sparse trainers use T epochs, the others T plus
+    their retraining)."""
     return SweepSpec(
         name="dynamic",
         description="Dynamic sparse training (dsr, set, rigl) beside magnitude, gmp, random "

@@ -46,6 +46,13 @@ SPACE_PARAMS = {
 }
 
 
+MEASUREMENT_SET = {
+    "null_ratio_b1": 1.002, "null_ratio_b1_min": 0.97, "null_ratio_b1_max": 1.03,
+    "timings_reliable": 1.0, "load_avg_1m_before": 0.3, "load_avg_1m_after": 0.45,
+    "load_cores": 2.0, "load_other_cores": 0.05, "trials_measured": 14.0,
+}
+
+
 def _trial(client: MlflowClient, exp: str, parent: str, method: str, s: float, seed: int,
            acc: float, status: str = "FINISHED", error: str = "", recipe: str = "default",
            val: float | None = None) -> None:
@@ -92,6 +99,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
                 continue  # a missing cell
             _trial(client, exp, parent, method, s, seed, accs[seed])
     _trial(client, exp, parent, "lottery", 0.9, 0, 0.5, status="FAILED", error="CUDA OOM")
+    # The sweep's own measurement set, as the stage records it (tune_app.measure_stage).
+    mset = client.create_run(exp, tags={"role": "measurement", "measurement_set": "sweep",
+                                        "device": "cpu", "hardware": "Test CPU, 2 logical CPU(s)",
+                                        "threads": "1", "mlflow.parentRunId": parent})
+    for key, value in MEASUREMENT_SET.items():
+        client.log_metric(mset.info.run_id, key, value)
+    client.set_terminated(mset.info.run_id, "FINISHED")
     return uri
 
 
@@ -136,7 +150,7 @@ def test_figure_data_comes_from_the_summary(store: str) -> None:
     mag = curve[curve["method"] == "magnitude"].sort_values("sparsity")
     assert mag["acc_pct"].tolist() == pytest.approx(
         [100 * np.mean(ACC[("magnitude", s)]) for s in (0.5, 0.9)])
-    table = efficiency_table(summary)
+    table = efficiency_table(summary).assign(sparsity=lambda t: t["sparsity_pct"] / 100)
     merged = table.merge(curve, left_on=["method", "sparsity"], right_on=["method", "sparsity"])
     assert merged["accuracy_pct"].tolist() == pytest.approx(merged["acc_pct"].tolist())
     pts = pd.DataFrame({"x": [1, 2, 3, 2], "y": [3, 2, 1, 1]})
@@ -163,7 +177,7 @@ def test_report_files_and_analysis_run(store: str, report: ReportResult) -> None
     records = json.loads((out / "all_results.json").read_text())
     assert len(records) == len(pd.read_parquet(out / "all_results.parquet")) == 18
     text = (out / "report.md").read_text()
-    assert "| 90% | structured vs magnitude | 3 |" in text
+    assert "| 90 | structured vs magnitude | 3 |" in text
     assert "lottery s=0.9 seed=0: CUDA OOM" in text
     assert "lottery s=0.5 seed=2" in text  # the missing cell
     assert "recipe: default" in text
@@ -288,7 +302,7 @@ def test_compare_puts_sweeps_side_by_side(store: str, tmp_path: Path) -> None:
     # fab's gaps are its own (lottery).
     assert all("(fab)" in " ".join(map(str, m)) for m in result.missing), result.missing
     assert len(result.missing) == 4
-    assert "| 90% | magnitude (fab) vs magnitude (fab-other) | 3 |" in report
+    assert "| 90 | magnitude (fab) vs magnitude (fab-other) | 3 |" in report
 
 
 def test_a_sparsity_zero_control_is_one_cell_per_seed_not_a_row_of_gaps() -> None:
@@ -299,3 +313,94 @@ def test_a_sparsity_zero_control_is_one_cell_per_seed_not_a_row_of_gaps() -> Non
             for e in (0, 1)]
     df = pd.DataFrame(rows[:-1])  # unpruned seed 1 never finished
     assert missing_cells(df) == [("unpruned", 0.0, 1)]
+
+
+def test_one_unit_per_quantity_percent_in_the_report_fractions_in_mlflow(
+        store: str, report: ReportResult) -> None:
+    out = report.out_dir
+    text = (out / "report.md").read_text()
+    assert text.splitlines()[2].startswith(
+        "**Units**: accuracies and sparsities are percentages in this report")
+    # MLflow keeps the fraction ...
+    df = load_runs("fab", store)
+    cell = (df["method"] == "magnitude") & (df["sparsity_target"] == 0.9) & (df["seed"] == 1)
+    assert df.loc[cell, "test_acc"].item() == pytest.approx(0.885)
+    # ... every file of the report holds percent, under a name that says so.
+    records = json.loads((out / "all_results.json").read_text())
+    rec = next(r for r in records if r["method"] == "magnitude" and r["seed"] == 1
+               and r["sparsity_target_pct"] == 90)
+    assert rec["test_acc_pct"] == pytest.approx(88.5) and rec["sparsity_pct"] == 90.1
+    assert not {"test_acc", "sparsity", "sparsity_target", "best_val_acc"} & set(rec)
+    parquet = pd.read_parquet(out / "all_results.parquet")
+    assert parquet["test_acc_pct"].max() == pytest.approx(92.2)  # dense seed 2: 0.922
+    comparisons = pd.read_csv(out / "comparisons.csv")
+    row = comparisons[(comparisons["sparsity_pct"] == 90)
+                      & (comparisons["a"] == "structured")].iloc[0]
+    diff = np.subtract(ACC[("structured", 0.9)], ACC[("magnitude", 0.9)]).mean()
+    assert row["mean_diff_pct"] == pytest.approx(100 * diff)  # -8.40 points
+    assert row["ci_low_pct"] < row["mean_diff_pct"] < row["ci_high_pct"]
+    assert not {"sparsity", "mean_diff", "ci_low", "ci_high"} & set(comparisons.columns)
+    table = pd.read_csv(out / "efficiency_table.csv")
+    assert sorted(set(table["sparsity_pct"])) == [0, 50, 90]
+    # The report's tables: numbers in percent, the unit in the column name.
+    assert "| Method | Sparsity (%) | Accuracy (%, ± 95% CI) |" in text
+    assert "| magnitude | 90 | 88.23 ± " in text
+    assert "| sparsity (%) | comparison | n | difference (percentage points) |" in text
+    assert "| 90 | structured vs magnitude | 3 | -8.40 |" in text
+
+
+def test_the_hardware_line_says_the_measured_load_and_the_null_test(
+        report: ReportResult) -> None:
+    text = (report.out_dir / "report.md").read_text()
+    hardware = next(line for line in text.splitlines() if line.startswith("- **Hardware**"))
+    assert "nothing else running" not in hardware
+    assert ("from measurement set `sweep` on cpu (Test CPU, 2 logical CPU(s)), 1 thread(s); "
+            "load average 0.30 before / 0.45 after timing on 2 core(s), other processes busy "
+            "on 0.05 of them while timing; null test (dense vs a copy of itself) 1.002x at "
+            "batch 1, spread 0.970-1.030") in hardware
+    assert "unreliable" not in hardware
+    assert "lies within the null test's spread at batch 1 (0.970-1.030x)" in text
+    # Nothing pruned beat the dense baseline here: no budget sentence.
+    assert "above the dense baseline" not in text
+
+
+def test_a_null_test_outside_five_percent_flags_the_timings_unreliable() -> None:
+    from analysis.measurements import MeasurementSet, null_reliable
+
+    ok = {"null_ratio_b1": 1.0, "null_ratio_b1_min": 0.951, "null_ratio_b1_max": 1.049}
+    assert null_reliable(ok)
+    for key, value in (("null_ratio_b1_min", 0.949), ("null_ratio_b1_max", 1.051),
+                       ("null_ratio_b1", 1.06)):
+        assert not null_reliable({**ok, key: value}), key
+    assert not null_reliable({})  # no null test: nothing says the timings are sound
+    wide = MeasurementSet("cpu-x", "r", "Test CPU", "cpu", "2", {
+        "null_ratio_b1": 1.08, "null_ratio_b1_min": 0.91, "null_ratio_b1_max": 1.12})
+    line = wide.describe()
+    assert ("null test (dense vs a copy of itself) 1.080x at batch 1, spread 0.910-1.120; "
+            "timings unreliable on this machine") in line
+    assert "machine load not recorded" in line and "nothing else running" not in line
+    assert wide.null_band == (0.91, 1.12)
+
+
+def test_pruned_models_above_the_dense_baseline_are_compared_with_unpruned() -> None:
+    from analysis.report import budget_lines
+
+    def summary(control: bool) -> pd.DataFrame:
+        rows = [("dense", 0.0, 0.62, 2), ("magnitude", 0.5, 0.655, 4), ("magnitude", 0.9, 0.60, 4),
+                ("lottery", 0.5, 0.64, 3), ("rigl", 0.5, 0.70, 2)]
+        rows += [("unpruned", 0.0, 0.671, 4)] if control else []
+        return pd.DataFrame([{"sweep": "s", "method": m, "sparsity_target": s,
+                              "test_acc_mean": a, "epochs_total_mean": float(e)}
+                             for m, s, a, e in rows])
+
+    # rigl beat the dense baseline on the same 2 epochs: not the extra training, not named.
+    assert budget_lines(summary(True)) == [
+        "magnitude at 50% (65.5%, 4 epochs), lottery at 50% (64.0%, 3 epochs) score above the "
+        "dense baseline (62.0%, 2 epochs in total) but trained for more epochs in total, as "
+        "did the `unpruned` control, the dense model retrained as long without pruning (67.1%, "
+        "4 epochs): compare them with `unpruned`, as the comparisons below do, not with the "
+        "dense baseline.", ""]
+    line = budget_lines(summary(False))[0]
+    assert "and this sweep has no `unpruned` control" in line and "add it to the grid" in line
+    below = summary(True).assign(test_acc_mean=lambda d: d["test_acc_mean"].clip(upper=0.62))
+    assert budget_lines(below) == []

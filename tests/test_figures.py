@@ -138,8 +138,8 @@ def test_tradeoff_clips_intervals_and_matches_the_table() -> None:
     bars = _containers(ax)
     for method in ("l1_filter", "magnitude"):
         container = bars[f"{method} @ main"]
-        rows = table[table["method"] == method].sort_values("sparsity")
-        assert container.lines[0].get_xdata() == pytest.approx(100 * rows["sparsity"])
+        rows = table[table["method"] == method].sort_values("sparsity_pct")
+        assert container.lines[0].get_xdata() == pytest.approx(rows["sparsity_pct"])
         assert container.lines[0].get_ydata() == pytest.approx(rows["accuracy_pct"])
         extents = _bar_extents(container)
         assert extents.min() >= 0.0 and extents.max() <= 100.0
@@ -147,7 +147,8 @@ def test_tradeoff_clips_intervals_and_matches_the_table() -> None:
         assert extents[:, 0] == pytest.approx(rows["accuracy_pct"] - 70.0)
         assert extents[:, 0] == pytest.approx(rows["accuracy_ci95_low_pct"])
     assert ax.get_ylim()[1] <= 100.0 and ax.get_ylim()[0] >= 0.0
-    merged = table.merge(data, on=["sweep", "method", "sparsity"])
+    merged = table.assign(sparsity=table["sparsity_pct"] / 100).merge(
+        data, on=["sweep", "method", "sparsity"])
     assert len(merged) == len(table)
     assert merged["acc_pct"].tolist() == pytest.approx(merged["accuracy_pct"].tolist())
     assert merged["ci_high_pct"].tolist() == pytest.approx(
@@ -296,7 +297,7 @@ def test_pareto_labels_on_identical_points_still_do_not_overlap() -> None:
 
 def test_efficiency_table_columns() -> None:
     table = efficiency_table(fake_summary(sparse_ratio=0.8))
-    for column in ("method", "sparsity", "n_seeds", "accuracy_pct", "accuracy_ci95_pct",
+    for column in ("method", "sparsity_pct", "n_seeds", "accuracy_pct", "accuracy_ci95_pct",
                    "measured_sparsity_pct", "params_nonzero", "size_bytes_compact",
                    "latency_ms_b1", "compression_ratio", "speedup_b1", "sparse_ratio_b1", "macs",
                    "epochs_trained", "epochs_total", "sweep", "execution",
@@ -339,7 +340,7 @@ def test_latex_is_booktabs_with_numbers_right_aligned(tmp_path: Path) -> None:
     assert {aligned[c] for c in shown.columns if c not in ("Sweep", "Method")} == {"r"}
     header = next(line for line in text.splitlines() if line.startswith("Sweep"))
     assert r"Accuracy (\%, $\pm$ 95\% CI)" in header
-    assert r"second\_run & l1\_filter & 50\%" in text
+    assert r"second\_run & l1\_filter & 50 &" in text
     assert r"92.00 $\pm$ 0.40" in text and "±" not in text
     assert r"& 3.16$\times$ &" in text and "10.0x" not in text
     # One data row per summary row, and a midrule between the two sweeps.
@@ -356,3 +357,58 @@ def test_latex_escapes_special_characters() -> None:
     text = latex(table)
     assert r"a\_b \& c\% l2x & slower (0.85$\times$) & 3 \\" in text
     assert r"\begin{tabular}{lrr}" in text
+
+
+def test_speedups_within_the_null_test_are_no_measurable_speedup() -> None:
+    # A structured cell more accurate than every other point at a speedup of 1.02x, inside
+    # the null test's 0.97-1.03x: no gain, so not on the speedup front (it would dominate the
+    # dense point there), drawn at 1x with an open marker, "~1.00x (within null)" in the table.
+    summary = pd.concat([fake_summary(), pd.DataFrame([_row(
+        "main", "l1_filter", 0.3, "structured", 0.95, 0.004, 3, speedup_b1=1.02)])],
+        ignore_index=True)
+    summary["null_ratio_b1_min"], summary["null_ratio_b1_max"] = 0.97, 1.03
+    data = pareto_data(summary).set_index(["method", "sparsity"])
+    assert data.loc[("l1_filter", 0.3), "speedup_kind"] == "within null"
+    assert data.loc[("l1_filter", 0.3), "speedup_x"] == 1.0
+    assert data.loc[("l1_filter", 0.3), "speedup"] == pytest.approx(1.02)
+    assert not data.loc[("l1_filter", 0.3), "front_speedup"]
+    assert data.loc[("l1_filter", 0.3), "front_size"]  # its size is real
+    assert data.loc[("unpruned", 0.0), "speedup_kind"] == "within null"  # 0.99x
+    assert data.loc[("dense", 0.0), "front_speedup"]
+    assert data.loc[("l1_filter", 0.5), "speedup_x"] == pytest.approx(2 ** 0.5)
+    assert data.loc[("l1_filter", 0.5), "speedup_kind"] == "measured"
+    fig, axes = plt.subplots(1, 2, figsize=PARETO_SIZE)
+    draw_pareto(summary, axes)
+    null = next(c for c in axes[0].collections if c.get_gid() == "pareto:speedup:main:l1_filter:"
+                "within_null")
+    assert np.asarray(null.get_offsets()).tolist() == [[1.0, 95.0]]
+    faces = np.asarray(null.get_facecolors())
+    assert len(faces) == 0 or faces[:, 3].max() == 0  # open marker
+    band = next(p for p in axes[0].patches if p.get_gid() == "null-band:main")
+    assert (band.get_x(), band.get_x() + band.get_width()) == pytest.approx((0.97, 1.03))
+    assert "within the null test at 1× (2)" in axes[0].get_title()
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "no measurable speedup (within the null test's spread), at 1×" in legend
+    table = efficiency_table(summary)
+    shown = display_table(table).set_index(["Method", "Sparsity (%)"])["Speedup"]
+    assert shown[("l1_filter", "30")] == "~1.00x (within null)"
+    assert shown[("unpruned", "0")] == "~1.00x (within null)"
+    assert shown[("l1_filter", "50")] == "1.41x"
+    assert shown[("dense", "0")] == "1.00x"
+    assert shown[("magnitude", "90")] == "dense kernels"
+    flags = table.set_index(["method", "sparsity_pct"])["speedup_b1_within_null"]
+    assert flags[("l1_filter", 30.0)] and flags[("unpruned", 0.0)]
+    assert not flags[("l1_filter", 50.0)] and not flags[("dense", 0.0)]
+    assert table["null_ratio_b1_min"].unique().tolist() == [0.97]
+
+
+def test_percent_columns_say_so_in_their_names() -> None:
+    table = efficiency_table(fake_summary())
+    # Percent in the csv under *_pct names; fractions are MLflow's, not the table's.
+    assert table["sparsity_pct"].tolist() == [0, 0, 50, 90, 50, 90]
+    assert "sparsity" not in table
+    assert table["accuracy_pct"].iloc[0] == pytest.approx(92.0)
+    shown = display_table(table)
+    assert shown["Sparsity (%)"].tolist() == ["0", "0", "50", "90", "50", "90"]
+    assert [c for c in shown.columns if "%" in str(c)] == ["Sparsity (%)",
+                                                          "Accuracy (%, ± 95% CI)"]

@@ -3,6 +3,8 @@ into train / validation / test splits fixed by the seed."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,14 +43,44 @@ def _pick(n: int, size: int | None, generator: torch.Generator, what: str, pool:
     return torch.randperm(n, generator=generator)[:size]
 
 
-def load_splits(cfg: DataConfig, seed: int, data_dir: str | Path, download: bool = True
-                ) -> DataSplits:
+def _load_raw(name: str, data_dir: Path, download: bool, quiet: bool) -> RawData:
+    """The registered loader's data. ``quiet`` (trials: the driver prepared the data before
+    they started) reads what is there without downloading, and only where it is missing (a
+    node without the driver's data directory) and ``download`` allows, downloads it with the
+    loader's output (torchvision's progress bars) swallowed, saying so in one line."""
+    loader = DATASETS.get(name)
+    if not quiet:
+        return loader(data_dir, download)
+    try:
+        return loader(data_dir, False)
+    except DataUnavailableError:
+        if not download:
+            raise
+    from filelock import FileLock
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # One download per node: trials starting together wait for the first one's.
+    with FileLock(str(data_dir / f".{name}.download.lock")):
+        try:
+            return loader(data_dir, False)
+        except DataUnavailableError:
+            pass
+        print(f"data {name}: not in {data_dir} on this node; downloading it there", flush=True)
+        with contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            return loader(data_dir, True)
+
+
+def load_splits(cfg: DataConfig, seed: int, data_dir: str | Path, download: bool = True,
+                quiet: bool = False) -> DataSplits:
     """Load ``cfg.name`` and cut a validation split and subsets, all fixed by ``seed``.
 
     The validation split is held out of the training set: ``val_size`` images, by default 10%
     of the training pool (5,000 for CIFAR-10), or 10% of ``train_size`` when a subset is used.
+    ``quiet`` is for trials, which never print a download progress bar: the data is read
+    without downloading, and fetched silently only where it is missing (``_load_raw``).
     """
-    raw = DATASETS.get(cfg.name)(Path(data_dir), download)
+    raw = _load_raw(cfg.name, Path(data_dir), download, quiet)
     g = torch.Generator().manual_seed(seed)
     n = len(raw.train_y)
     order = torch.randperm(n, generator=g)

@@ -36,7 +36,7 @@ def train_dense(cfg: DenseConfig, env: TrialEnv, reporter: Reporter,
     publish theta_0, theta_k and the best-validation weights to the dense cache in
     ``env.storage``; returns its final metrics."""
     cache = DenseCache(env.storage, cfg)
-    splits = load_splits(cfg.data, cfg.seed, env.data_dir, download=env.download)
+    splits = load_splits(cfg.data, cfg.seed, env.data_dir, download=env.download, quiet=True)
     device = pick_device(env.device)
     model = build_dense_model(cfg, splits)
     theta_0 = copy.deepcopy(model.state_dict())

@@ -1,6 +1,7 @@
 """Timing a finished trial's saved model against its dense baseline, as its own step after
-training (DESIGN.md section 2, Latency). Plain functions, no Ray and no MLflow: the sweep's
-measurement stage and ``prune-sweep measure`` call them with a downloaded trial directory.
+training (the latency protocol of ``pruning.latency``). Plain functions, no Ray and no
+MLflow: the sweep's measurement stage and ``prune-sweep measure`` call them with a downloaded
+trial directory.
 
 A trial directory holds what a trial logs as artifacts: ``config.json`` (the TrialConfig) and
 ``model/`` (the compact model and ``loader.json``). The dense model comes from the dense cache
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +76,69 @@ def measure_saved_trial(trial: SavedTrial, plan: TimingPlan, sparse_kernels: boo
 def null_figure(trial: SavedTrial, plan: TimingPlan) -> dict[str, float]:
     """The null test of a measurement run: the trial's dense model against a copy of itself."""
     return null_test(trial.dense, trial.input_shape, plan)
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """What ``machine_load`` compares: when, the 1-minute load average, and CPU seconds spent
+    on this process's cores by every process (``busy``; NaN without /proc/stat) and by this
+    one (``own``)."""
+
+    wall: float
+    load_1m: float
+    cores: int
+    busy: float
+    own: float
+
+
+def _cores() -> set[int]:
+    try:
+        return os.sched_getaffinity(0)
+    except (AttributeError, OSError):  # not Linux
+        return set(range(os.cpu_count() or 1))
+
+
+def _busy_seconds(cores: set[int], stat: Path = Path("/proc/stat")) -> float:
+    """CPU seconds spent busy (user, nice, system, irq, softirq, steal) on ``cores`` since
+    boot, from /proc/stat's per-CPU lines; NaN where it cannot be read."""
+    try:
+        lines = stat.read_text().splitlines()
+    except OSError:
+        return float("nan")
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for line in lines:
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
+            user, nice, system, _idle, _iowait, irq, softirq, steal = (
+                int(v) for v in (fields + ["0"] * 8)[:8])
+            total += (user + nice + system + irq + softirq + steal) / tick
+    return total
+
+
+def cpu_sample() -> CpuSample:
+    """The machine's state now, for ``machine_load``."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = float("nan")
+    cores = _cores()
+    t = os.times()
+    return CpuSample(time.monotonic(), load, len(cores), _busy_seconds(cores),
+                     t.user + t.system)
+
+
+def machine_load(before: CpuSample, after: CpuSample) -> dict[str, float]:
+    """How loaded the machine was while timing: ``load_avg_1m_before`` / ``_after`` (the
+    1-minute load average, every process of the machine), ``load_cores`` (the cores this
+    process may run on) and ``load_other_cores`` (how many of those cores other processes
+    kept busy on average between the two samples: busy CPU time less this process's, over the
+    wall time; NaN without /proc/stat)."""
+    wall = after.wall - before.wall
+    other = (after.busy - before.busy) - (after.own - before.own)
+    share = max(0.0, other / wall) if wall > 0 else float("nan")
+    return {"load_avg_1m_before": before.load_1m, "load_avg_1m_after": after.load_1m,
+            "load_cores": float(after.cores), "load_other_cores": share}
 
 
 def hardware(device: str) -> str:

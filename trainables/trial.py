@@ -1,4 +1,4 @@
-"""One (method, sparsity, seed) trial as a plain function (DESIGN.md section 8).
+"""One (method, sparsity, seed) trial as a plain function that drives the method's hooks.
 
 ``run_trial`` loads the seed's dense baseline from the cache, runs the method's rounds
 (rounds before the last come from, or go to, the shared round cache), retrains the last round
@@ -111,7 +111,8 @@ class _Trial:
         reporter.log_params(trial_params(cfg, self.method))
         self.cache = DenseCache(env.storage, cfg.dense)
         self.cache.verify()
-        self.splits = load_splits(cfg.dense.data, cfg.seed, env.data_dir, download=env.download)
+        self.splits = load_splits(cfg.dense.data, cfg.seed, env.data_dir, download=env.download,
+                                  quiet=True)
         self.device = pick_device(env.device)
         self.dense = build_dense_model(cfg.dense, self.splits)
         # The method's random stream continues the seed's stream after the model's init, where
@@ -303,7 +304,7 @@ class _Trial:
                 for step, pruned, regrown in updates]
 
     def _budget(self, loop: TrainingLoop) -> dict[str, float]:
-        """Training the result cost (DESIGN.md section 9), after pruning and in total."""
+        """Training the result cost, after pruning and in total (reported beside accuracy)."""
         epochs = loop.epoch + sum(int(m["epochs"]) for m in self.rounds)
         steps = loop.step + sum(int(m["steps"]) for m in self.rounds)
         dense = self.method.dense_epochs_used(self.cfg.dense.recipe.epochs,

@@ -14,6 +14,7 @@ from search_spaces.spec import SweepSpec
 from trainables.runtime import Runtime
 from tune_app.measure_stage import (
     PER_TRIAL_S,
+    outcome_line,
     record_set,
     time_runs,
     timing_plan,
@@ -40,6 +41,12 @@ def _measure(runtime: Runtime, spec: SweepSpec, device: str, threads: int
              ) -> tuple[list[dict[str, Any]], dict]:
     client = MlflowClient(tracking_uri=runtime.tracking_uri)
     runs = trial_runs(client, runtime.experiment_id, missing_only=True)
+    if not runs:
+        # The driver saw trials to time; this node's view of the store did not.
+        node = ray.get_runtime_context().get_node_id()[:12]
+        return [], {"why": f"the measuring task on node {node} found no finished trial without "
+                           f"timings in experiment {runtime.experiment_id} at "
+                           f"{runtime.tracking_uri}"}
     plan = timing_plan(spec.measure, device, threads)
     rows, null = time_runs(client, runs, runtime.storage_dir, plan, spec.measure.sparse_kernels,
                            write_trials=True)
@@ -54,9 +61,14 @@ def run_measure_stage(spec: SweepSpec, runtime: Runtime, gpu: bool
     """Time every finished trial not timed yet; returns a one-line outcome for the driver and
     the rows timed."""
     client = MlflowClient(tracking_uri=runtime.tracking_uri)
+    if spec.search is not None:
+        return outcome_line([], {}, "a search sweep's samples are not timed"), []
     pending = trial_runs(client, runtime.experiment_id, missing_only=True)
-    if spec.search is not None or not pending:
-        return "measurement: nothing to time", []
+    if not pending:
+        done = len(trial_runs(client, runtime.experiment_id, missing_only=False))
+        why = f"all {done} finished trial(s) are timed already" if done else \
+            "no trial finished"
+        return outcome_line([], {}, why), []
     node, cpus = measuring_node(gpu)
     threads = spec.measure.threads or int(cpus)
     device = "cuda" if gpu else "cpu"
@@ -76,7 +88,4 @@ def run_measure_stage(spec: SweepSpec, runtime: Runtime, gpu: bool
     except ray.exceptions.RayError as exc:
         return (f"measurement failed ({str(exc).strip().splitlines()[-1]}); time the trials "
                 f"with `prune-sweep measure {spec.name}`"), []
-    return (f"measurement: {len(rows)} trial(s) timed; null test b1 "
-            f"{null.get('null_ratio_b1', float('nan')):.3f}x "
-            f"({null.get('null_ratio_b1_min', float('nan')):.3f}-"
-            f"{null.get('null_ratio_b1_max', float('nan')):.3f})"), rows
+    return outcome_line(rows, null, null.get("why", "")), rows

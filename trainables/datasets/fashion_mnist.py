@@ -34,9 +34,10 @@ def fashion_mnist(data_dir: Path, download: bool) -> RawData:
         train = FashionMNIST(str(data_dir), train=True, download=download)
         test = FashionMNIST(str(data_dir), train=False, download=False)
     except (urllib.error.URLError, OSError, RuntimeError):
+        why = "could not be downloaded" if download else "downloads are off (--no-download)"
         raise DataUnavailableError(
-            f"Fashion-MNIST not found in {data_dir} or {DEBIAN_FASHION_MNIST} and could not be "
-            "downloaded; install Debian's dataset-fashion-mnist or put the idx files in "
+            f"Fashion-MNIST not found in {data_dir} or {DEBIAN_FASHION_MNIST} and {why}; "
+            "install Debian's dataset-fashion-mnist or put the idx files in "
             f"{raw}") from None
 
     def convert(ds) -> torch.Tensor:  # noqa: ANN001
