@@ -275,3 +275,27 @@ def test_sigkill_then_ctrl_c_then_bad_checkpoint_on_object_store(
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"nothing to resume: 2 of 2 trials of sweep {name} finished" in proc.stdout
     assert "Ray" not in proc.stdout + proc.stderr and elapsed < 30
+
+
+def test_failure_after_the_lease_leaves_nothing_running(tmp_path: Path, data_dir: Path) -> None:
+    """A problem found only once Ray is up (GPUs asked for on a machine without any): one line,
+    exit 2, the parent run FAILED with the reason and the lease released; the name can be used
+    again since no trial ran."""
+    runs = tmp_path / "runs"
+    args = ["run", *GRID, "--name", "late", "--runs-dir", str(runs), "--data-dir",
+            str(data_dir), "--gpus-per-trial", "1"]
+    proc = cli(*args, timeout=300)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == \
+        "prune-sweep: error: --gpus-per-trial 1 asked for, but the cluster has no GPUs"
+    assert "Traceback" not in proc.stderr and "mlflow" not in proc.stderr
+    client = MlflowClient(tracking_uri=f"sqlite:///{runs / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("late")
+    every = client.search_runs([exp.experiment_id])
+    assert [r.data.tags.get("role") for r in every] == ["sweep"]
+    parent = every[0]
+    assert parent.info.status == "FAILED" and "no GPUs" in parent.data.tags["error"]
+    assert parent.data.tags["lease.released"] == "1"
+    status = cli("status", "late", "--runs-dir", str(runs), timeout=120)
+    assert status.returncode == 0 and "running:" not in status.stdout, status.stderr
+    assert "pending" in status.stdout

@@ -173,7 +173,7 @@ def test_analyze_and_status_of_the_finished_sweep(sweep: dict) -> None:
     assert "**Data set**: synthetic (train/validation/test images: 2000/500/1000)" in text
     assert "**Model**: resnet18 at width 0.125" in text and "reference method `magnitude`" in text
     assert "from measurement set `sweep` on cpu" in text
-    assert "| 50% | structured vs magnitude | 1 |" in text and "cannot tell (n = 1)" in text
+    assert "| 50 | structured vs magnitude | 1 |" in text and "cannot tell (n = 1)" in text
     status = cli("status", "e2e", "--runs-dir", str(runs), timeout=120)
     assert status.returncode == 0, status.stderr[-2000:]
     rows = [line.split() for line in status.stdout.splitlines() if line.split()[:1] and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -146,6 +147,9 @@ def _timeout(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
+    # MLflow announces at INFO level every time it creates or checks an sqlite store's
+    # tables; a driver's terminal is for the sweep's own lines.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     try:
         args = build_parser().parse_args(argv)
         if hasattr(args, "connect_timeout"):
