@@ -24,6 +24,7 @@ from pruning.storage import load_compact
 from trainables.config import TrialConfig, from_dict
 from trainables.dense_cache import DenseCache
 from trainables.models import build_model
+from trainables.plugins import load_plugins
 
 IMAGE_SIZE = 32  # every data set is fed at CIFAR-10's 32x32
 
@@ -40,7 +41,9 @@ class SavedTrial:
 
 
 def load_saved_trial(directory: Path, storage: str) -> SavedTrial:
-    """The pruned model saved in ``directory`` and its dense baseline from ``storage``."""
+    """The pruned model saved in ``directory`` and its dense baseline from ``storage``. Plugin
+    models are rebuilt too: this runs in the measurement stage's Ray task and in ``measure``."""
+    load_plugins()
     cfg = from_dict(TrialConfig, json.loads((directory / "config.json").read_text()))
     loader = json.loads((directory / "model" / "loader.json").read_text())
 

@@ -42,3 +42,14 @@ def check_name(name: str, what: str | None = None) -> str:
 def default_name(space_name: str) -> str:
     """``<space name>-<timestamp>``."""
     return f"{space_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def load_user_plugins() -> None:
+    """Import ``$PRUNE_SWEEP_PLUGINS`` before a command looks up a method, model or data set
+    name; a plugin that cannot be imported is one line and exit 2."""
+    from trainables.plugins import PluginError, load_plugins
+
+    try:
+        load_plugins()
+    except PluginError as exc:
+        raise UserError(str(exc)) from None

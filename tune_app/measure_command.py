@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from tune_app.arguments import check_name
+from tune_app.arguments import check_name, load_user_plugins
 from tune_app.errors import UserError
 from tune_app.invocation import hint
 from tune_app.paths import layout
@@ -39,6 +39,7 @@ def measure_command(args: argparse.Namespace) -> int:
     storage = args.storage or (found[0].get("storage") if found else None) \
         or paths.storage.location
     measure = found[1].measure if found else None
+    load_user_plugins()
     import torch
     from mlflow import MlflowClient
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from search_spaces.loader import SpaceError, load, validate
 from search_spaces.spec import SweepSpec
-from tune_app.arguments import check_name, default_name, parse_list
+from tune_app.arguments import check_name, default_name, load_user_plugins, parse_list
 from tune_app.errors import UserError
 from tune_app.paths import RunsLayout, layout
 from tune_app.tracking import check_reachable, resolve_tracking_uri
@@ -20,12 +20,8 @@ def resolve_spec(args: argparse.Namespace) -> SweepSpec:
     from pruning.methods import PRUNERS
     from trainables.datasets import DATASETS
     from trainables.models import MODELS
-    from trainables.plugins import PluginError, load_plugins
 
-    try:
-        load_plugins()
-    except PluginError as exc:
-        raise UserError(str(exc)) from None
+    load_user_plugins()
     try:
         spec = load(args.space)
     except SpaceError as exc:

@@ -52,7 +52,9 @@ def _spec(args: argparse.Namespace) -> tuple[SweepSpec, list[str]]:
     from search_spaces.loader import SpaceError, load, validate
     from trainables.datasets import DATASETS
     from trainables.models import MODELS
+    from tune_app.arguments import load_user_plugins
 
+    load_user_plugins()
     try:
         spec = load(args.space)
         if args.dataset:
