@@ -89,7 +89,7 @@ def test_the_report_shows_budgets_and_sparse_kernels(sweep: dict) -> None:
     assert "Sparse kernels" in header
     for method in DYNAMIC:
         assert rows[method]["Epochs (retrain / total)"] == "3 / 3", rows[method]
-        assert rows[method]["Sparse kernels"].endswith("x)") or \
-            rows[method]["Sparse kernels"].endswith("x"), rows[method]  # measured, said
+        # Measured, and said: a ratio, "slower (...x)", or no gain inside the null test's spread.
+        assert rows[method]["Sparse kernels"].endswith(("x)", "x")), rows[method]
     assert rows["magnitude"]["Epochs (retrain / total)"] == "2 / 5"
     assert rows["dense"]["Sparse kernels"] == "n/a"

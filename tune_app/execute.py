@@ -46,9 +46,14 @@ from tune_app.tracking import (
 
 
 def execute_sweep(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.Namespace) -> int:
-    """Both stages of a new sweep; returns 0 when every trial finished, else 1. The sweep's
-    lease is taken before Ray starts and held until this returns."""
+    """Both stages of a new sweep; returns 0 when every trial finished, else 1. Problems the
+    cluster reveals (resources, storage a node does not share) end it before anything is
+    recorded; then the sweep's lease is taken and held until this returns."""
     client = MlflowClient(tracking_uri=uri)
+    total = cluster.connect(args.address, timeout_s=args.timeout_s)
+    res = Resources(cluster.trial_resources(total, args.cpus_per_trial, args.gpus_per_trial),
+                    args.max_concurrent, args.max_failures)
+    _check_storage_on_nodes(paths.storage, args.address, args.timeout_s)
     experiment_id = get_or_create_experiment(client, spec.name, artifact_root(uri, paths.runs_dir))
     sha = git_sha()
     tags = {"space": args.space, "spec_hash": spec_hash(spec), "git_sha": sha}
@@ -58,34 +63,23 @@ def execute_sweep(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.N
         if existing_trial_runs(client, experiment_id):
             raise name_used(spec.name, uri, paths.runs_dir)
         return _guarded(client, parent, lambda: _start_new(
-            spec, paths, uri, args, client, experiment_id, parent, tags))
+            spec, paths, uri, args, client, experiment_id, parent, tags, total, res))
     finally:
         lease.release()
 
 
 def _start_new(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.Namespace,
-               client: MlflowClient, experiment_id: str, parent: str, tags: dict) -> int:
+               client: MlflowClient, experiment_id: str, parent: str, tags: dict,
+               total: dict, res: Resources) -> int:
     for key, value in tags.items():
         client.set_tag(parent, key, value)
     mark_parent_running(client, parent)
     _log_params(client, parent, flatten(spec.to_dict()))
-
-    def record(per_trial: dict[str, float]) -> None:
-        write_sweep_record(paths, spec, {
-            "tracking_uri": uri, "storage": paths.storage.location,
-            "data_dir": str(paths.data_dir), "address": args.address, "resources": per_trial,
-            "max_concurrent": args.max_concurrent, "max_failures": args.max_failures,
-            "download": not args.no_download,
-        }, client, parent)
-
-    # Recorded before Ray starts (as asked; `status` shows the grid at once), again once the
-    # cluster has said what each trial gets.
-    record({"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial or 0.0})
-    total = cluster.connect(args.address, timeout_s=args.timeout_s)
-    res = Resources(cluster.trial_resources(total, args.cpus_per_trial, args.gpus_per_trial),
-                    args.max_concurrent, args.max_failures)
-    record(res.per_trial)
-    _check_storage_on_nodes(paths.storage, args.address, args.timeout_s)
+    write_sweep_record(paths, spec, {
+        "tracking_uri": uri, "storage": paths.storage.location, "data_dir": str(paths.data_dir),
+        "address": args.address, "resources": res.per_trial, "max_concurrent": res.max_concurrent,
+        "max_failures": res.max_failures, "download": not args.no_download,
+    }, client, parent)
     runtime = Runtime(
         sweep=spec.name, runs_dir=str(paths.runs_dir), storage_dir=paths.storage.location,
         data_dir=str(paths.data_dir), tracking_uri=uri, experiment_id=experiment_id,
