@@ -1,6 +1,7 @@
-"""End to end, the MLflow UI: a smoke sweep through the real CLI on a real local Ray and sqlite
-store, ``prune-sweep ui`` on 127.0.0.1, and the experiment's runs page as headless Chromium
-renders it: the trial's row with its method, sparsity, seed and test_acc columns."""
+"""The MLflow UI: how a sweep's experiment is set up for it, and the helpers that render its
+runs page in headless Chromium. The rendering test itself runs in ``test_e2e_sweep`` on that
+file's sweep (one smoke sweep fewer in the suite): ``prune-sweep ui`` on 127.0.0.1, and the
+trial's row with its method, sparsity, seed and test_acc columns."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from html.parser import HTMLParser
@@ -19,13 +19,11 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import REPO, cli
 from tune_app.tracking import (
     EXPERIMENT_KIND_TAG,
     ML_EXPERIMENT_KIND,
     SAVED_VIEW_PREFIX,
     TRIALS_VIEW,
-    experiment_page_url,
     get_or_create_experiment,
     open_parent_run,
 )
@@ -138,60 +136,6 @@ def _ui_metric(value: float) -> str:
         return "0"
     rounded = math.floor(value * 1000 + 0.5) / 1000  # Math.round: halves go up
     return str(int(rounded)) if rounded.is_integer() else repr(rounded)
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium not installed")
-def test_trial_row_with_its_columns_on_the_experiment_page(
-    tmp_path: Path, data_dir: Path, shared_storage: Path
-) -> None:
-    runs = tmp_path / "runs"
-    proc = cli("run", "--space", "smoke", "--dataset", "synthetic", "--methods", "magnitude",
-               "--sparsities", "0.5", "--seeds", "0", "--name", "e2e-ui", "--runs-dir", str(runs),
-               "--data-dir", str(data_dir), "--storage", str(shared_storage), timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    client = MlflowClient(tracking_uri=f"sqlite:///{runs / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("e2e-ui")
-    assert exp.tags[EXPERIMENT_KIND_TAG] == ML_EXPERIMENT_KIND
-    assert SAVED_VIEW_PREFIX + TRIALS_VIEW in exp.tags
-    (trial,) = client.search_runs([exp.experiment_id], "tags.role = 'trial'")
-    expected = {
-        "tags.`method`": "magnitude", "tags.`sparsity`": "0.5", "tags.`seed`": "0",
-        "metrics.`test_acc`": _ui_metric(trial.data.metrics["test_acc"]),
-    }
-
-    port = _free_port()
-    log = tmp_path / "ui.log"
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "tune_app", "ui", "--runs-dir", str(runs),
-             "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    try:
-        ui = f"http://127.0.0.1:{port}"
-        _wait_healthy(ui, server, log)
-        url = experiment_page_url(ui, exp.experiment_id)
-        deadline = time.monotonic() + RENDER_S
-        attempt, dom, row = 0, "", {}
-        # A loaded machine can leave the runs request unanswered within one virtual-time
-        # budget; the page is rendered again, longer, until the deadline.
-        while not row and time.monotonic() < deadline:
-            attempt += 1
-            dom = _render(url, tmp_path / f"chrome-{attempt}", 15000 * attempt)
-            parser = _GridCells()
-            parser.feed(dom)
-            row = parser.cells.get(trial.info.run_id, {})
-    finally:
-        _stop_group(server)
-
-    assert row, (f"no row for run {trial.info.run_id} at {url} after {attempt} render(s); "
-                 f"page text starts: {' '.join(dom.split())[:1500]}")
-    # The trial is a child of the sweep's parent run: its row shows only when the view lists
-    # runs flat, and its columns only when the view selected them.
-    # The name cell also holds the run colour's hex code, hidden from view.
-    assert row.get("attributes.`Run Name`", "").endswith("magnitude s=0.5 seed=0"), row
-    assert {col: row.get(col) for col in expected} == expected
 
 
 def test_resumed_sweep_experiment_gets_kind_and_trials_view(tmp_path: Path) -> None:

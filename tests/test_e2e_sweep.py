@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,8 +15,25 @@ from mlflow import MlflowClient
 
 from pruning.measure import count_prunable, measured_sparsity
 from pruning.storage import load_compact
-from tests.conftest import cli
+from tests.conftest import REPO, cli
+from tests.test_e2e_mlflow_ui import (
+    CHROMIUM,
+    RENDER_S,
+    _free_port,
+    _GridCells,
+    _render,
+    _stop_group,
+    _ui_metric,
+    _wait_healthy,
+)
 from trainables.models import build_model
+from tune_app.tracking import (
+    EXPERIMENT_KIND_TAG,
+    ML_EXPERIMENT_KIND,
+    SAVED_VIEW_PREFIX,
+    TRIALS_VIEW,
+    experiment_page_url,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -251,3 +271,51 @@ def _csv_rows(client: MlflowClient, run_id: str) -> list[dict]:
     path = client.download_artifacts(run_id, "measurements.csv")
     with open(path) as f:
         return list(csv.DictReader(f))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium not installed")
+def test_trial_row_with_its_columns_on_the_experiment_page(sweep: dict, tmp_path: Path) -> None:
+    runs, client = sweep["runs_dir"], sweep["client"]
+    exp = client.get_experiment_by_name("e2e")
+    assert exp.tags[EXPERIMENT_KIND_TAG] == ML_EXPERIMENT_KIND
+    assert SAVED_VIEW_PREFIX + TRIALS_VIEW in exp.tags
+    (trial,) = client.search_runs([exp.experiment_id],
+                                  "tags.role = 'trial' and tags.method = 'magnitude'")
+    expected = {
+        "tags.`method`": "magnitude", "tags.`sparsity`": "0.5", "tags.`seed`": "0",
+        "metrics.`test_acc`": _ui_metric(trial.data.metrics["test_acc"]),
+    }
+
+    port = _free_port()
+    log = tmp_path / "ui.log"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tune_app", "ui", "--runs-dir", str(runs),
+             "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        ui = f"http://127.0.0.1:{port}"
+        _wait_healthy(ui, server, log)
+        url = experiment_page_url(ui, exp.experiment_id)
+        deadline = time.monotonic() + RENDER_S
+        attempt, dom, row = 0, "", {}
+        # A loaded machine can leave the runs request unanswered within one virtual-time
+        # budget; the page is rendered again, longer, until the deadline.
+        while not row and time.monotonic() < deadline:
+            attempt += 1
+            dom = _render(url, tmp_path / f"chrome-{attempt}", 15000 * attempt)
+            parser = _GridCells()
+            parser.feed(dom)
+            row = parser.cells.get(trial.info.run_id, {})
+    finally:
+        _stop_group(server)
+
+    assert row, (f"no row for run {trial.info.run_id} at {url} after {attempt} render(s); "
+                 f"page text starts: {' '.join(dom.split())[:1500]}")
+    # The trial is a child of the sweep's parent run: its row shows only when the view lists
+    # runs flat, and its columns only when the view selected them.
+    # The name cell also holds the run colour's hex code, hidden from view.
+    assert row.get("attributes.`Run Name`", "").endswith("magnitude s=0.5 seed=0"), row
+    assert {col: row.get(col) for col in expected} == expected
