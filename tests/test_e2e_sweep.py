@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -235,8 +236,66 @@ def test_trials_are_timed_after_training_with_spreads_and_a_null_test(sweep: dic
     assert structured[0].data.tags["model_format"] == "structured"
 
 
-def test_measure_records_a_new_set_and_analyze_reports_with_it(sweep: dict) -> None:
-    runs, client = sweep["runs_dir"], sweep["client"]
+def _copy_store(sweep: dict, to: Path) -> Path:
+    """The sweep's ``mlflow.db`` alone in a new runs dir (no ``sweeps/`` record files), under
+    a name with a space, as a colleague would receive it."""
+    to.mkdir(parents=True)
+    shutil.copy(sweep["runs_dir"] / "mlflow.db", to / "mlflow.db")
+    return to
+
+
+def test_a_copied_store_alone_is_enough_even_read_only(sweep: dict, tmp_path: Path) -> None:
+    copy = _copy_store(sweep, tmp_path / "copy of runs")
+    # `resume` reads the grid from the parent run; its hint pastes back as printed.
+    proc = cli("resume", "e2e", "--runs-dir", str(copy), timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"nothing to resume: {len(METHODS)} of {len(METHODS)} trials" in proc.stdout
+    pasted = proc.stdout.split("next: ", 1)[1].splitlines()[0]
+    assert f"--runs-dir '{copy}'" in pasted
+    again = subprocess.run(["bash", "-c", pasted], cwd=REPO, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert (copy / "reports" / "e2e" / "report.md").is_file()
+    status = cli("status", "e2e", "--runs-dir", str(copy), timeout=120)
+    assert status.returncode == 0, status.stderr[-2000:]
+    assert f"cells: {len(METHODS)} finished" in status.stdout
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) not installed: read-only part not checked")
+    # Read-only, even for root: without CAP_DAC_OVERRIDE the permission bits hold.
+    for path in (copy / "mlflow.db", copy):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    as_reader = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--",
+                 sys.executable, "-m", "tune_app"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+
+    def read(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*as_reader, *args, "--runs-dir", str(copy)], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    try:
+        status = read("status", "e2e")
+        assert status.returncode == 0, status.stderr[-2000:]
+        assert f"cells: {len(METHODS)} finished" in status.stdout
+        out = tmp_path / "report"
+        report = read("analyze", "e2e", "--out", str(out))
+        assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
+        assert "not recorded (the tracking store is read-only)" in report.stdout
+        assert (out / "report.md").is_file()
+        nowhere = read("analyze", "e2e")
+        assert nowhere.returncode == 2 and len(nowhere.stderr.splitlines()) == 1
+        assert "is not writable; write the report elsewhere with --out DIR" in nowhere.stderr
+    finally:
+        copy.chmod(0o755)
+        (copy / "mlflow.db").chmod(0o644)
+
+
+def test_measure_records_a_new_set_and_analyze_reports_with_it(sweep: dict,
+                                                               tmp_path: Path) -> None:
+    """On a copy of the store alone: `measure` finds the sweep's storage and timing settings
+    in its parent run."""
+    runs = _copy_store(sweep, tmp_path / "measured runs")
+    client = MlflowClient(tracking_uri=f"sqlite:///{runs / 'mlflow.db'}")
     before = {r.info.run_id: r.data.metrics["latency_ms_b1"]
               for r in _role(sweep["runs"], "trial")}
     proc = cli("measure", "e2e", "--runs-dir", str(runs), "--blocks", "3", "--repeats", "3",

@@ -52,8 +52,21 @@ class _HideUnstartedTrialMetrics(logging.Filter):
         return "Failed to fetch metrics" not in record.getMessage()
 
 
+class _HideDeletedCheckpointErrors(logging.Filter):
+    # A driver killed between a trial's last checkpoint and Tune's next experiment snapshot
+    # leaves a snapshot that still lists checkpoints the trial had already deleted (it keeps
+    # two). On resume, Tune deletes them again to keep two and logs the missing path as an
+    # error with a traceback; nothing is lost, so the message is only noise for the user.
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, FileNotFoundError)
+                    and "Error handling checkpoint" in record.getMessage())
+
+
 def quiet_tune_interrupt_messages() -> None:
     """Drop Tune's interrupt messages; the sweep prints its own, with the resume command."""
     logging.getLogger("ray.tune.tune").addFilter(_HideTuneRestoreHint())
     logging.getLogger("ray.tune.analysis.experiment_analysis").addFilter(
         _HideUnstartedTrialMetrics())
+    logging.getLogger("ray.tune.execution.tune_controller").addFilter(
+        _HideDeletedCheckpointErrors())
