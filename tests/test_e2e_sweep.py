@@ -262,7 +262,8 @@ def test_a_copied_store_alone_is_enough_even_read_only(sweep: dict, tmp_path: Pa
     if shutil.which("setpriv") is None:
         pytest.skip("setpriv (util-linux) not installed: read-only part not checked")
     # Read-only, even for root: without CAP_DAC_OVERRIDE the permission bits hold.
-    for path in (copy / "mlflow.db", copy):
+    tree = sorted(copy.rglob("*"), reverse=True) + [copy]
+    for path in tree:
         path.chmod(0o555 if path.is_dir() else 0o444)
     as_reader = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--",
                  sys.executable, "-m", "tune_app"]
@@ -286,8 +287,8 @@ def test_a_copied_store_alone_is_enough_even_read_only(sweep: dict, tmp_path: Pa
         assert nowhere.returncode == 2 and len(nowhere.stderr.splitlines()) == 1
         assert "is not writable; write the report elsewhere with --out DIR" in nowhere.stderr
     finally:
-        copy.chmod(0o755)
-        (copy / "mlflow.db").chmod(0o644)
+        for path in reversed(tree):
+            path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def test_measure_records_a_new_set_and_analyze_reports_with_it(sweep: dict,
