@@ -61,6 +61,8 @@ def execute_sweep(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.N
     lease = claim(client, experiment_id, parent, created, spec.name, "run", paths.runs_dir)
     try:
         if existing_trial_runs(client, experiment_id):
+            if created:  # its old parent run was deleted by hand: leave no new one behind
+                client.delete_run(parent)
             raise name_used(spec.name, uri, paths.runs_dir)
         return _guarded(client, parent, lambda: _start_new(
             spec, paths, uri, args, client, experiment_id, parent, tags, total, res))
