@@ -383,7 +383,7 @@ def test_a_null_test_outside_five_percent_flags_the_timings_unreliable() -> None
 
 
 def test_pruned_models_above_the_dense_baseline_are_compared_with_unpruned() -> None:
-    from analysis.report import budget_lines
+    from analysis.report_sections import budget_lines
 
     def summary(control: bool) -> pd.DataFrame:
         rows = [("dense", 0.0, 0.62, 2), ("magnitude", 0.5, 0.655, 4), ("magnitude", 0.9, 0.60, 4),

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 import search_spaces
-from search_spaces.loader import SpaceError, validate
+from search_spaces.loader import SpaceError
+from search_spaces.validation import validate
 
 METHODS = ["dsr", "fpgm", "gmp", "group_l1", "group_norm", "imp", "lottery", "lr_rewind",
            "magnitude", "random", "rigl", "set", "sfp", "structured", "unpruned"]

@@ -45,8 +45,8 @@ def measure_command(args: argparse.Namespace) -> int:
 
     from trainables.config import MeasureConfig
     from tune_app.measure_stage import new_set_name, record_set, time_runs, timing_plan, trial_runs
-    from tune_app.sweep_guard import claim, sweep_runs
-    from tune_app.tracking import find_experiment
+    from tune_app.sweep_guard import claim
+    from tune_app.tracking import find_experiment, sweep_runs
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"--device {args.device}: no CUDA device is visible on this machine")

@@ -7,8 +7,9 @@ import os
 import time
 from typing import Any
 
-from search_spaces.loader import SpaceError, load, validate
+from search_spaces.loader import SpaceError, load
 from search_spaces.spec import SweepSpec
+from search_spaces.validation import validate
 from tune_app.arguments import check_name, default_name, load_user_plugins, parse_list
 from tune_app.errors import UserError
 from tune_app.paths import RunsLayout, layout

@@ -49,7 +49,8 @@ def _spec(args: argparse.Namespace) -> tuple[SweepSpec, list[str]]:
     """The space (validated) and its structured methods; one line when it has none."""
     from pruning.channel_method import ChannelMethod
     from pruning.methods import PRUNERS, method_class
-    from search_spaces.loader import SpaceError, load, validate
+    from search_spaces.loader import SpaceError, load
+    from search_spaces.validation import validate
     from trainables.datasets import DATASETS
     from trainables.models import MODELS
     from tune_app.arguments import load_user_plugins

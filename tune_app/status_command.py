@@ -80,12 +80,13 @@ def _parent_tags(uri: str, sweep: str) -> dict[str, str] | None:
     """The sweep's parent-run tags through MLflow (stores the quick look cannot read)."""
     from mlflow import MlflowClient
 
+    from tune_app.tracking import sweep_runs
+
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(sweep)
     if exp is None:
         return None
-    runs = client.search_runs([exp.experiment_id], "tags.role = 'sweep'", max_results=1,
-                              order_by=["attributes.start_time ASC"])
+    runs = sweep_runs(client, exp.experiment_id)
     return runs[0].data.tags if runs else None
 
 

@@ -14,6 +14,7 @@ from tune_app.errors import UserError
 from tune_app.invocation import hint
 from tune_app.lease import HeldLease, LeaseHeldError, acquire, held_error, live_owner
 from tune_app.store_peek import SweepPeek, peek
+from tune_app.tracking import sweep_runs
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -55,13 +56,6 @@ def name_used(sweep: str, uri: str, runs_dir: object, seen: SweepPeek | None = N
                      "another --name")
 
 
-def sweep_runs(client: MlflowClient, experiment_id: str) -> list:
-    """The experiment's active ``role=sweep`` runs, oldest first."""
-    runs = client.search_runs([experiment_id], "tags.role = 'sweep'", max_results=100,
-                              order_by=["attributes.start_time ASC"])
-    return sorted(runs, key=lambda r: (r.info.start_time or 0, r.info.run_id))
-
-
 def claim(client: MlflowClient, experiment_id: str, parent_run_id: str, created: bool,
           sweep: str, command: str, runs_dir: object) -> HeldLease:
     """Take the lease of ``sweep`` on its parent run. ``created``: this driver made that parent
@@ -85,4 +79,4 @@ def claim(client: MlflowClient, experiment_id: str, parent_run_id: str, created:
 
 
 __all__ = ["LeaseHeldError", "check_new_name", "claim", "name_used", "refuse_if_driven",
-           "status_hint", "sweep_runs"]
+           "status_hint"]

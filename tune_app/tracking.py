@@ -165,18 +165,21 @@ def open_parent_run(
     sweep from before the view existed too, when resumed). Its status is set by the caller once
     it holds the sweep's lease."""
     add_trials_view(client, experiment_id)
-    found = client.search_runs(
-        [experiment_id], filter_string="tags.role = 'sweep'", max_results=100,
-        order_by=["attributes.start_time ASC"],
-    )
+    found = sweep_runs(client, experiment_id)
     if found:
-        return sorted(found, key=lambda r: (r.info.start_time or 0, r.info.run_id))[0] \
-            .info.run_id, False
+        return found[0].info.run_id, False
     run = client.create_run(
         experiment_id, run_name=f"sweep-{sweep}",
         tags={"role": "sweep", "sweep": sweep, "mlflow.runName": f"sweep-{sweep}", **tags},
     )
     return run.info.run_id, True
+
+
+def sweep_runs(client: MlflowClient, experiment_id: str) -> list:
+    """The experiment's active ``role=sweep`` runs, oldest first (the first is the sweep's)."""
+    runs = client.search_runs([experiment_id], "tags.role = 'sweep'", max_results=100,
+                              order_by=["attributes.start_time ASC"])
+    return sorted(runs, key=lambda r: (r.info.start_time or 0, r.info.run_id))
 
 
 def mark_parent_running(client: MlflowClient, run_id: str) -> None:
