@@ -31,14 +31,16 @@ def test_structured_trial_logs_widths_and_saves_the_smaller_network(
     trial_env: TrialEnv, tmp_path: Path
 ) -> None:
     reporter = LocalReporter(verbose=False, artifacts_dir=tmp_path / "art")
-    out = run_trial(cfg_for("structured", 0.7, round_to=2), trial_env, reporter)
+    # Three epochs at a higher rate: with two at 0.02 a 70%-narrower network ends near chance
+    # on some CPUs' kernels, which says nothing about what is tested here.
+    out = run_trial(cfg_for("structured", 0.7, THREE, round_to=2), trial_env, reporter)
     assert abs(out["sparsity"] - 0.7) <= 0.005
     widths = {k: v for k, v in out.items() if k.startswith("prune.width.")}
     assert len(widths) == 12 and all(v % 2 == 0 for v in widths.values())
     assert 0 < out["prune.channel_ratio"] < 1 and out["prune.prune_s"] < 60
     saved = weights(tmp_path / "art")
     assert saved["layer1.0.conv1.weight"].shape[0] == widths["prune.width.layer1.0.conv1"]
-    assert out["test_acc"] > 0.2  # 5 classes: chance is 0.2
+    assert out["test_acc"] > 0.2  # 10 classes: chance is 0.1
 
 
 def test_sfp_trial_removes_the_zeroed_filters_and_resumes_exactly(
