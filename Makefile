@@ -19,8 +19,12 @@ setup: $(VENV)/.installed
 	$(PYTHON) -m venv .tools
 	.tools/bin/python -m pip install --quiet uv
 
-$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --python 3.11
+# Bytecode is compiled at install (pip does this, uv does not by default): every sweep starts
+# many Python processes (the driver, Ray workers, trials), and where .pyc files are not written
+# on import (PYTHONDONTWRITEBYTECODE, read-only installs) each of them compiled torch, Ray and
+# MLflow from source again, about 7 s of CPU per process (docs/benchmarks.md).
+$(VENV)/.installed: pyproject.toml uv.lock Makefile | $(UV)
+	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --python 3.11 --compile-bytecode
 	$(VENV)/bin/python -c "import torch, torchvision, ray, mlflow, optuna, torch_pruning; \
 	  print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'ray', ray.__version__)"
 	touch $@
