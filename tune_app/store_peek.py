@@ -11,6 +11,7 @@ None and callers fall back to ``MlflowClient``."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import urllib.error
 import urllib.parse
@@ -53,7 +54,24 @@ def _peek_sqlite(db: Path, sweep: str, timeout_s: float) -> SweepPeek:
     if not db.is_file():
         return SweepPeek()
     try:
-        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s)
+        return _read_sqlite(db, sweep, timeout_s, "ro")
+    except sqlite3.OperationalError as exc:
+        # A writer killed mid-transaction (a SIGKILLed driver or trial) leaves a hot journal,
+        # which only a writable connection may roll back: SQLite does that on opening, as the
+        # next MLflow write would. A read-only copy cannot hold one (nobody wrote to it).
+        if "readonly" not in str(exc) or not os.access(db, os.W_OK) or \
+                not os.access(db.parent, os.W_OK):
+            raise UserError(f"cannot read the MLflow database {db}: {exc}") from None
+    try:
+        return _read_sqlite(db, sweep, timeout_s, "rw")
+    except sqlite3.OperationalError as exc:
+        raise UserError(f"cannot read the MLflow database {db}: {exc}") from None
+
+
+def _read_sqlite(db: Path, sweep: str, timeout_s: float, mode: str) -> SweepPeek:
+    try:
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode={mode}", uri=True,
+                              timeout=timeout_s)
     except sqlite3.Error as exc:
         raise UserError(f"cannot read the MLflow database {db}: {exc}") from None
     try:
@@ -61,7 +79,7 @@ def _peek_sqlite(db: Path, sweep: str, timeout_s: float) -> SweepPeek:
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
             return SweepPeek()  # an empty file: MLflow creates its tables on first use
-        raise UserError(f"cannot read the MLflow database {db}: {exc}") from None
+        raise
     finally:
         con.close()
 
