@@ -169,7 +169,10 @@ def _lease_and_runs(runs: Path, sweep: str) -> tuple[dict, int]:
     exp = client.get_experiment_by_name(sweep)
     every = client.search_runs([exp.experiment_id], max_results=1000)
     parent = next(r for r in every if r.data.tags.get("role") == "sweep")
-    return parent.data.params, len(every)
+    # Trial runs are the live driver's to add meanwhile; a second driver would add a parent
+    # run or a measurement set.
+    return parent.data.params, sum(r.data.tags.get("role") in ("sweep", "measurement")
+                                   for r in every)
 
 
 def _second_drivers_refused(runs: Path, sweep: str, data_dir: Path) -> None:
