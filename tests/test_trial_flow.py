@@ -47,7 +47,8 @@ def test_magnitude_keeps_torch_prunes_global_l1_mask_and_beats_random(
 
     random = run_trial(cfg_for("random"), trial_env,
                        LocalReporter(verbose=False, artifacts_dir=tmp_path / "random"))
-    masks = {n: w != 0 for n, w in weights(tmp_path / "random").items() if n[:-7] in layers}
+    drawn = weights(tmp_path / "random")
+    masks = {f"{n}.weight": drawn[f"{n}.weight"] != 0 for n in layers}
     assert abs(random["sparsity"] - 0.5) <= 0.005
     # Global random pruning keeps about half of every layer (the larger, the closer).
     for name, mask in masks.items():

@@ -54,26 +54,22 @@ def _peek_sqlite(db: Path, sweep: str, timeout_s: float) -> SweepPeek:
     if not db.is_file():
         return SweepPeek()
     try:
-        return _read_sqlite(db, sweep, timeout_s, "ro")
-    except sqlite3.OperationalError as exc:
-        # A writer killed mid-transaction (a SIGKILLed driver or trial) leaves a hot journal,
-        # which only a writable connection may roll back: SQLite does that on opening, as the
-        # next MLflow write would. A read-only copy cannot hold one (nobody wrote to it).
-        if "readonly" not in str(exc) or not os.access(db, os.W_OK) or \
-                not os.access(db.parent, os.W_OK):
-            raise UserError(f"cannot read the MLflow database {db}: {exc}") from None
-    try:
-        return _read_sqlite(db, sweep, timeout_s, "rw")
-    except sqlite3.OperationalError as exc:
+        try:
+            return _read_sqlite(db, sweep, timeout_s, "ro")
+        except sqlite3.OperationalError as exc:
+            # A writer killed mid-transaction (a SIGKILLed driver or trial) leaves a hot
+            # journal, which only a writable connection may roll back: SQLite does that on
+            # opening, as the next MLflow write would. A read-only copy cannot hold one.
+            if "readonly" not in str(exc) or not os.access(db, os.W_OK) or \
+                    not os.access(db.parent, os.W_OK):
+                raise
+            return _read_sqlite(db, sweep, timeout_s, "rw")
+    except sqlite3.Error as exc:
         raise UserError(f"cannot read the MLflow database {db}: {exc}") from None
 
 
 def _read_sqlite(db: Path, sweep: str, timeout_s: float, mode: str) -> SweepPeek:
-    try:
-        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode={mode}", uri=True,
-                              timeout=timeout_s)
-    except sqlite3.Error as exc:
-        raise UserError(f"cannot read the MLflow database {db}: {exc}") from None
+    con = sqlite3.connect(f"{db.resolve().as_uri()}?mode={mode}", uri=True, timeout=timeout_s)
     try:
         return _query_sqlite(con, sweep)
     except sqlite3.OperationalError as exc:
