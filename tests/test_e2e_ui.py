@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, _kill_session
-from tune_app import ui_command
+from tune_app import ui_server
 from tune_app.cli import main
 from tune_app.tracking import experiment_page_url
 
@@ -174,7 +174,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 
 
 def _fake(monkeypatch: pytest.MonkeyPatch, code: str, *extra: str) -> None:
-    monkeypatch.setattr(ui_command, "server_argv",
+    monkeypatch.setattr(ui_server, "server_argv",
                         lambda uri, host, port, runs_dir: [sys.executable, "-c", code,
                                                            str(port), *extra])
 
@@ -233,7 +233,7 @@ def test_server_that_never_answers_is_stopped_after_the_bound(
     pid_file = tmp_path / "pid"
     _fake(monkeypatch, "import os, sys, time; open(sys.argv[2], 'w').write(str(os.getpid()));"
           " time.sleep(600)", str(pid_file))
-    monkeypatch.setattr(ui_command, "READY_S", 2.0)
+    monkeypatch.setattr(ui_server, "READY_S", 2.0)
     code, _, err = _run(["ui", "--runs-dir", str(tmp_path), "--port", str(_free_port())],
                         monkeypatch, capsys)
     assert code == 2 and len(err) == 1, err
@@ -255,13 +255,13 @@ def test_ready_links_and_sigterm_with_a_stand_in_server(
         MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}").create_experiment(
             "sensitivity-smoke", artifact_location=(tmp_path / "mlartifacts").as_uri())
     _fake(monkeypatch, FAKE_SERVER, str(tmp_path / "started"))
-    report = ui_command._SweepLister.report
+    report = ui_server._SweepLister.report
 
-    def report_then_sigterm(self: ui_command._SweepLister, signals: object) -> None:
+    def report_then_sigterm(self: ui_server._SweepLister, signals: object) -> None:
         report(self, signals)
         os.kill(os.getpid(), signal.SIGTERM)  # a scheduler's `kill`, once the links are out
 
-    monkeypatch.setattr(ui_command._SweepLister, "report", report_then_sigterm)
+    monkeypatch.setattr(ui_server._SweepLister, "report", report_then_sigterm)
     port = _free_port()
     code, out, err = _run(["ui", "--runs-dir", str(tmp_path), "--port", str(port)],
                           monkeypatch, capsys)
@@ -279,7 +279,7 @@ def test_ready_links_and_sigterm_with_a_stand_in_server(
 
 
 def test_a_wildcard_host_is_linked_on_loopback() -> None:
-    assert ui_command.link_host("0.0.0.0") == "127.0.0.1"
-    assert ui_command.link_host("::") == "[::1]"
-    assert ui_command.link_host("127.0.0.1") == "127.0.0.1"
-    assert ui_command.link_host("fe80::1") == "[fe80::1]"
+    assert ui_server.link_host("0.0.0.0") == "127.0.0.1"
+    assert ui_server.link_host("::") == "[::1]"
+    assert ui_server.link_host("127.0.0.1") == "127.0.0.1"
+    assert ui_server.link_host("fe80::1") == "[fe80::1]"

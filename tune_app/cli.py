@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("rest", nargs=argparse.REMAINDER,
                         help="-- followed by a prune-sweep command, e.g. -- run --space paper")
 
-    from tune_app.sensitivity_command import add_parser as add_sensitivity
+    from tune_app.commands.sensitivity import add_parser as add_sensitivity
 
     add_sensitivity(sub, _common)
 
@@ -162,37 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             signal.signal(signal.SIGTERM, forward_sigterm)
             quiet_tune_interrupt_messages()
-        if args.command == "run":
-            from tune_app.run_command import run_command
-
-            return run_command(args)
-        if args.command == "resume":
-            from tune_app.resume_command import resume_command
-
-            return resume_command(args)
-        if args.command == "status":
-            from tune_app.status_command import status_command
-
-            return status_command(args)
-        if args.command == "analyze":
-            from tune_app.status_command import analyze_command
-
-            return analyze_command(args)
-        if args.command == "measure":
-            from tune_app.measure_command import measure_command
-
-            return measure_command(args)
-        if args.command in ("server", "submit"):
-            from tune_app import server_command
-
-            return getattr(server_command, f"{args.command}_command")(args)
-        if args.command == "sensitivity":
-            from tune_app.sensitivity_command import sensitivity_command
-
-            return sensitivity_command(args)
-        if args.command == "ui":
-            return _ui(args)
-        return _spaces(args)
+        return _dispatch(args)
     except UserError as exc:
         print(f"prune-sweep: error: {exc}", file=sys.stderr, flush=True)
         return 2
@@ -206,26 +176,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _ui(args: argparse.Namespace) -> int:
-    from tune_app.ui_command import ui_command
+def _dispatch(args: argparse.Namespace) -> int:
+    """The command's module (``tune_app.commands.<command>``), imported only when it runs."""
+    if args.command == "run":
+        from tune_app.commands.run import run_command
 
-    return ui_command(args)
+        return run_command(args)
+    if args.command == "resume":
+        from tune_app.commands.resume import resume_command
 
+        return resume_command(args)
+    if args.command == "status":
+        from tune_app.commands.status import status_command
 
-def _spaces(args: argparse.Namespace) -> int:
-    import search_spaces
-    from search_spaces.loader import SpaceError
+        return status_command(args)
+    if args.command == "analyze":
+        from tune_app.commands.analyze import analyze_command
 
-    if args.show:
-        try:
-            print(search_spaces.load(args.show).describe())
-        except SpaceError as exc:
-            raise UserError(str(exc)) from None
-        return 0
-    print(f"{'space':15} {'methods':>7} {'sparsities':>10} {'seeds':>5} {'grid':>5} "
-          f"{'trials':>6} {'dense':>5}  description")
-    for name in search_spaces.space_names():
-        s = search_spaces.load(name)
-        print(f"{name:15} {len(s.methods):7} {len(s.sparsities):10} {len(s.seeds):5} "
-              f"{len(s.cells()):5} {s.trial_count():6} {len(s.seeds):5}  {s.description}")
-    return 0
+        return analyze_command(args)
+    if args.command == "measure":
+        from tune_app.commands.measure import measure_command
+
+        return measure_command(args)
+    if args.command == "server":
+        from tune_app.commands.server import server_command
+
+        return server_command(args)
+    if args.command == "submit":
+        from tune_app.commands.submit import submit_command
+
+        return submit_command(args)
+    if args.command == "sensitivity":
+        from tune_app.commands.sensitivity import sensitivity_command
+
+        return sensitivity_command(args)
+    if args.command == "ui":
+        from tune_app.commands.ui import ui_command
+
+        return ui_command(args)
+    from tune_app.commands.spaces import spaces_command
+
+    return spaces_command(args)

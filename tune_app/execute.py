@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 
 from mlflow import MlflowClient
 from mlflow.entities import Param
 
+from pruning.schema import dense_label
 from search_spaces.spec import SweepSpec
+from trainables.adapters.progress_board import start_board
 from trainables.config import flatten
-from trainables.progress_board import start_board
 from trainables.runtime import Runtime
 from trainables.shared_storage import SharedStorage
 from tune_app import cluster
 from tune_app.invocation import hint
 from tune_app.measure_ray import run_measure_stage
+from tune_app.options import ResumeOptions, RunOptions
 from tune_app.paths import RunsLayout, check_storage, git_sha
 from tune_app.records import write_sweep_record
 from tune_app.search import run_search_stage
@@ -45,18 +46,18 @@ from tune_app.tracking import (
 )
 
 
-def execute_sweep(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.Namespace) -> int:
+def execute_sweep(spec: SweepSpec, paths: RunsLayout, uri: str, opts: RunOptions) -> int:
     """Both stages of a new sweep; returns 0 when every trial finished, else 1. Problems the
     cluster reveals (resources, storage a node does not share) end it before anything is
     recorded; then the sweep's lease is taken and held until this returns."""
     client = MlflowClient(tracking_uri=uri)
-    total = cluster.connect(args.address, timeout_s=args.timeout_s)
-    res = Resources(cluster.trial_resources(total, args.cpus_per_trial, args.gpus_per_trial),
-                    args.max_concurrent, args.max_failures)
-    _check_storage_on_nodes(paths.storage, args.address, args.timeout_s)
+    total = cluster.connect(opts.address, timeout_s=opts.timeout_s)
+    res = Resources(cluster.trial_resources(total, opts.cpus_per_trial, opts.gpus_per_trial),
+                    opts.max_concurrent, opts.max_failures)
+    _check_storage_on_nodes(paths.storage, opts.address, opts.timeout_s)
     experiment_id = get_or_create_experiment(client, spec.name, artifact_root(uri, paths.runs_dir))
     sha = git_sha()
-    tags = {"space": args.space, "spec_hash": spec_hash(spec), "git_sha": sha}
+    tags = {"space": opts.space, "spec_hash": spec_hash(spec), "git_sha": sha}
     parent, created = open_parent_run(client, experiment_id, spec.name, tags)
     lease = claim(client, experiment_id, parent, created, spec.name, "run", paths.runs_dir)
     try:
@@ -65,12 +66,12 @@ def execute_sweep(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.N
                 client.delete_run(parent)
             raise name_used(spec.name, uri, paths.runs_dir)
         return _guarded(client, parent, lambda: _start_new(
-            spec, paths, uri, args, client, experiment_id, parent, tags, total, res))
+            spec, paths, uri, opts, client, experiment_id, parent, tags, total, res))
     finally:
         lease.release()
 
 
-def _start_new(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.Namespace,
+def _start_new(spec: SweepSpec, paths: RunsLayout, uri: str, opts: RunOptions,
                client: MlflowClient, experiment_id: str, parent: str, tags: dict,
                total: dict, res: Resources) -> int:
     for key, value in tags.items():
@@ -79,32 +80,32 @@ def _start_new(spec: SweepSpec, paths: RunsLayout, uri: str, args: argparse.Name
     _log_params(client, parent, flatten(spec.to_dict()))
     write_sweep_record(paths, spec, {
         "tracking_uri": uri, "storage": paths.storage.location, "data_dir": str(paths.data_dir),
-        "address": args.address, "resources": res.per_trial, "max_concurrent": res.max_concurrent,
-        "max_failures": res.max_failures, "download": not args.no_download,
+        "address": opts.address, "resources": res.per_trial, "max_concurrent": res.max_concurrent,
+        "max_failures": res.max_failures, "download": not opts.no_download,
     }, client, parent)
     runtime = Runtime(
         sweep=spec.name, runs_dir=str(paths.runs_dir), storage_dir=paths.storage.location,
         data_dir=str(paths.data_dir), tracking_uri=uri, experiment_id=experiment_id,
-        parent_run_id=parent, git_sha=tags["git_sha"], download=not args.no_download,
+        parent_run_id=parent, git_sha=tags["git_sha"], download=not opts.no_download,
     )
     _print_setup(runtime, total, res)
     return _run_stages(spec, runtime, res, client, paths, resume=False)
 
 
 def resume_sweep(spec: SweepSpec, record: dict, paths: RunsLayout, uri: str,
-                 experiment_id: str, parent: str, args: argparse.Namespace) -> int:
-    """Continue an interrupted sweep whose lease this driver holds (``tune_app.resume_command``
+                 experiment_id: str, parent: str, opts: ResumeOptions) -> int:
+    """Continue an interrupted sweep whose lease this driver holds (``tune_app.commands.resume``
     took it and checked what is left)."""
     client = MlflowClient(tracking_uri=uri)
 
     def body() -> int:
         storage = SharedStorage.parse(record["storage"])
-        check_storage(storage, args.timeout_s)
-        address = args.address or record.get("address")
-        total = cluster.connect(address, timeout_s=args.timeout_s)
-        _check_storage_on_nodes(storage, address, args.timeout_s)
+        check_storage(storage, opts.timeout_s)
+        address = opts.address or record.get("address")
+        total = cluster.connect(address, timeout_s=opts.timeout_s)
+        _check_storage_on_nodes(storage, address, opts.timeout_s)
         res = Resources(record["resources"], record.get("max_concurrent"),
-                        args.max_failures if args.max_failures is not None
+                        opts.max_failures if opts.max_failures is not None
                         else record.get("max_failures", 2))
         mark_parent_running(client, parent)
         runtime = Runtime(
@@ -158,7 +159,7 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
     try:
         dense_failed = run_dense_stage(spec, runtime, res, resume=resume)
         for seed, why in dense_failed.items():
-            print(f"dense seed={seed}: {why}; its trials are skipped", flush=True)
+            print(f"{dense_label(seed)}: {why}; its trials are skipped", flush=True)
         grid, best_path = None, None
         if spec.search is not None and spec.seeds[0] not in dense_failed:
             best_path = run_search_stage(spec, runtime, res, paths.reports_dir, resume)
@@ -178,7 +179,7 @@ def _run_stages(spec: SweepSpec, runtime: Runtime, res: Resources, client: Mlflo
     rows, failed = summarize_results(grid)
     if grid is not None:
         rows = merge_timings(rows, timed)
-    failed += [f"dense seed={s}" for s in dense_failed]
+    failed += [dense_label(s) for s in dense_failed]
     if best_path is not None:
         client.log_artifact(parent, str(best_path))
         use = hint("run", "--space", "SPACE", "--hparams", spec.name, "--runs-dir", runs_dir)

@@ -26,7 +26,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, Run
 
 from analysis.measurements import UNRELIABLE, load_text, null_reliable
-from pruning.latency import ThreadCount, TimingPlan
+from pruning.deploy.latency import ThreadCount, TimingPlan
+from pruning.schema import trial_label
 from trainables.config import MeasureConfig
 from trainables.measurement import (
     cpu_sample,
@@ -62,7 +63,8 @@ def trial_runs(client: MlflowClient, experiment_id: str, missing_only: bool) -> 
 
 def _label(run: Run) -> str:
     t = run.data.tags
-    return f"{t.get('method')} s={t.get('sparsity')} seed={t.get('seed')}"
+    return trial_label(t.get("method", "?"), float(t.get("sparsity", "nan")),
+                       int(t.get("seed", -1)))
 
 
 def time_runs(client: MlflowClient, runs: list[Run], storage: str, plan: TimingPlan,

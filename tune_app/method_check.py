@@ -10,15 +10,17 @@ from tune_app.errors import UserError
 
 def check_methods_on_model(spec: SweepSpec, num_classes: int, in_channels: int) -> None:
     """Build the sweep's model once (on CPU, no training) and let every cell whose method
-    checks models (structured and dynamic methods) check it; the first that cannot raises a
+    checks models (``Method.check_model`` overridden: structured and dynamic methods) check
+    it; the first that cannot raises a
     one-line ``UserError``."""
-    from pruning.methods import make_method
+    from pruning.methods import Method, make_method
 
     cells = []
     for cell in spec.cells():
         cfg = spec.trial_config(cell)
         method = make_method(cfg.method, dict(cfg.method_params), cfg.sparsity)
-        if hasattr(method, "check_model"):
+        # Only methods that check models pay for torch and a model build.
+        if type(method).check_model is not Method.check_model:
             cells.append((cell, method))
     if not cells:
         return

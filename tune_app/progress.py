@@ -10,18 +10,19 @@ from typing import Any
 
 from ray.tune import Callback
 
-from trainables.progress_board import find_board
+from pruning import schema
+from trainables.adapters.progress_board import find_board
 
 POLL_S = 2.0  # how often the driver collects the lines trials posted
 
 
-def trial_label(config: dict[str, Any]) -> str:
+def config_label(config: dict[str, Any]) -> str:
     """Human label of a trial from its config: ``magnitude s=0.9 seed=0`` or ``dense seed=0``."""
     if "trial" in config:
         t = config["trial"]
-        return f"{t['method']} s={t['sparsity']:g} seed={t['dense']['seed']}"
+        return schema.trial_label(t["method"], t["sparsity"], t["dense"]["seed"])
     if "dense" in config:
-        return f"dense seed={config['dense']['seed']}"
+        return schema.dense_label(config["dense"]["seed"])
     return "trial"
 
 
@@ -109,10 +110,6 @@ class ProgressPrinter(Callback):
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        # Sweeps interrupted under an earlier release pickled fewer fields.
-        self.__dict__.setdefault("sweep", None)
-        self.__dict__.setdefault("eta", StageEta(self.total))
-        self.__dict__.setdefault("ended", set())
         self._runtime_state()
 
     def setup(self, **info: Any) -> None:
@@ -140,7 +137,7 @@ class ProgressPrinter(Callback):
         self._running = max(1, statuses.count("RUNNING"))
         if not self._counted:
             # A resumed stage starts with the trials that finished before the interrupt.
-            self.ended |= {trial_label(t.config) for t in trials
+            self.ended |= {config_label(t.config) for t in trials
                            if getattr(t, "status", "") in ("TERMINATED", "ERROR")}
             self._counted = True
 
@@ -172,11 +169,11 @@ class ProgressPrinter(Callback):
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._count(trials)
-        self._print(f"{trial_label(trial.config)}: started")
+        self._print(f"{config_label(trial.config)}: started")
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
                         ) -> None:
-        label = trial_label(trial.config)
+        label = config_label(trial.config)
         if result.get("warning"):
             self._print(f"{label}: warning: {result['warning']}")
         if result.get("done_flag") or result.get("done") is True:
@@ -203,7 +200,7 @@ class ProgressPrinter(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._poll()
-        label = trial_label(trial.config)
+        label = config_label(trial.config)
         self.ended.add(label)
         self.eta.forget(label)
         r = trial.last_result or {}
@@ -218,7 +215,7 @@ class ProgressPrinter(Callback):
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.failed += 1
-        label = trial_label(trial.config)
+        label = config_label(trial.config)
         self.ended.add(label)
         self.eta.forget(label)
         self._print(f"{label}: FAILED (error log: {trial.error_file})")

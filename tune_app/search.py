@@ -14,8 +14,8 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from search_spaces.spec import Cell, SearchParam, SearchSpec, SweepSpec
+from trainables.adapters.prune_finetune import prune_finetune_trainable
 from trainables.config import HP_PREFIX, apply_sampled, to_dict
-from trainables.prune_finetune import prune_finetune_trainable
 from trainables.runtime import Runtime
 from tune_app.errors import UserError
 from tune_app.interrupt import fit

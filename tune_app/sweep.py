@@ -10,15 +10,16 @@ from typing import Any
 from mlflow import MlflowClient
 from ray import tune
 
+from pruning import schema
 from search_spaces.spec import SweepSpec
+from trainables.adapters.dense_trainable import dense_run_tags, dense_trainable
+from trainables.adapters.prune_finetune import prune_finetune_trainable
+from trainables.adapters.tracking import TrackedRun
 from trainables.config import config_hash, flatten, to_dict
 from trainables.dense_cache import CorruptCacheError, DenseCache
-from trainables.dense_trainable import dense_run_tags, dense_trainable
-from trainables.prune_finetune import prune_finetune_trainable
 from trainables.runtime import Runtime
-from trainables.tracking import TrackedRun
 from tune_app.interrupt import fit
-from tune_app.progress import ProgressPrinter, trial_label
+from tune_app.progress import ProgressPrinter, config_label
 from tune_app.tracking import close_orphaned_trial_runs
 
 
@@ -51,7 +52,7 @@ class Resources:
 
 
 def _trial_dirname(trial: Any) -> str:
-    return trial_label(trial.config).replace(" ", "_").replace("=", "") + f"_{trial.trial_id}"
+    return config_label(trial.config).replace(" ", "_").replace("=", "") + f"_{trial.trial_id}"
 
 
 def make_tuner(trainable: Any, param_space: dict, name: str, runtime: Runtime, res: Resources,
@@ -73,7 +74,7 @@ def make_tuner(trainable: Any, param_space: dict, name: str, runtime: Runtime, r
             max_concurrent_trials=res.max_concurrent,
             # A new worker process costs ~15 s of imports on a small machine; reuse them.
             reuse_actors=True,
-            trial_name_creator=lambda t: trial_label(t.config),
+            trial_name_creator=lambda t: config_label(t.config),
             trial_dirname_creator=_trial_dirname,
         ),
         run_config=tune.RunConfig(
@@ -94,7 +95,7 @@ def record_cached_dense(runtime: Runtime, cache: DenseCache) -> None:
         return  # recorded already (a resumed sweep)
     run = TrackedRun.open(
         runtime.tracking_uri, runtime.experiment_id, key=key,
-        run_name=f"dense-seed{cache.cfg.seed}",
+        run_name=schema.dense_label(cache.cfg.seed),
         tags={**dense_run_tags(cache.cfg, runtime), "dense_cache_hit": "true"},
         parent_run_id=runtime.parent_run_id,
     )
@@ -118,7 +119,7 @@ def run_dense_stage(spec: SweepSpec, runtime: Runtime, res: Resources, resume: b
                 todo.append(seed)
                 continue
             acc = cache.metrics().get("test_acc", float("nan"))
-            print(f"dense seed={seed}: reusing cached baseline {cache.location} "
+            print(f"{schema.dense_label(seed)}: reusing cached baseline {cache.location} "
                   f"(test_acc {100 * acc:.1f}%)", flush=True)
             record_cached_dense(runtime, cache)
         else:
@@ -166,7 +167,7 @@ def summarize_results(grid: tune.ResultGrid | None) -> tuple[list[dict], list[st
     if grid is None:
         return rows, failed
     for result in grid:
-        label = trial_label(result.config or {})
+        label = config_label(result.config or {})
         metrics = result.metrics or {}
         if result.error is not None or not metrics.get("done"):
             failed.append(label)
@@ -177,7 +178,7 @@ def summarize_results(grid: tune.ResultGrid | None) -> tuple[list[dict], list[st
 
 def merge_timings(rows: list[dict], timed: list[dict]) -> list[dict]:
     """The trials' final metrics with the measurement stage's figures for the same trial."""
-    by_label = {f"{t['method']} s={t['sparsity']:g} seed={t['seed']}": t for t in timed}
+    by_label = {schema.trial_label(t["method"], t["sparsity"], t["seed"]): t for t in timed}
     return [{**r, **by_label.get(r["trial"], {})} for r in rows]
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pruning.schema import trial_label
 from search_spaces.spec import SweepSpec
 
 if TYPE_CHECKING:
@@ -48,9 +49,9 @@ def trial_runs(client: MlflowClient, experiment_id: str) -> list[Any]:
 
 def finished_trial_labels(client: MlflowClient, experiment_id: str) -> list[str]:
     """``method s=0.5 seed=0`` of every FINISHED trial run (the progress lines' labels)."""
-    return [f"{r.data.tags.get('method')} s={r.data.tags.get('sparsity')} "
-            f"seed={r.data.tags.get('seed')}" for r in trial_runs(client, experiment_id)
-            if r.info.status == "FINISHED"]
+    return [trial_label(r.data.tags.get("method", "?"), float(r.data.tags.get("sparsity", "nan")),
+                        r.data.tags.get("seed", "?"))
+            for r in trial_runs(client, experiment_id) if r.info.status == "FINISHED"]
 
 
 def _progress(client: MlflowClient, run: Any) -> str:

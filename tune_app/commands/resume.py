@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from tune_app.arguments import check_name
+from tune_app.commands import options_from
 from tune_app.errors import UserError
 from tune_app.invocation import hint
+from tune_app.options import ResumeOptions
 from tune_app.paths import RunsLayout, layout
 from tune_app.records import no_such_sweep, read_sweep_record
 from tune_app.sweep_guard import refuse_if_driven
@@ -20,22 +22,23 @@ from tune_app.tracking import check_reachable, resolve_tracking_uri
 
 def resume_command(args: argparse.Namespace) -> int:
     """Continue an interrupted sweep; a finished one answers without starting Ray."""
-    name = check_name(args.sweep, what=f"sweep {args.sweep!r}")
-    if args.max_failures is not None and args.max_failures < 0:
+    opts = options_from(ResumeOptions, args)
+    name = check_name(opts.sweep, what=f"sweep {opts.sweep!r}")
+    if opts.max_failures is not None and opts.max_failures < 0:
         raise UserError("--max-failures must be >= 0")
-    paths = layout(args.runs_dir, create=False)
+    paths = layout(opts.runs_dir, create=False)
     record_file = paths.sweep_file(name)
     if record_file.is_file():
         found = read_sweep_record(paths, name)
         assert found is not None
-        uri = args.mlflow_uri or found[0]["tracking_uri"]
+        uri = opts.mlflow_uri or found[0]["tracking_uri"]
     else:
-        uri = resolve_tracking_uri(args.mlflow_uri, paths.runs_dir)
+        uri = resolve_tracking_uri(opts.mlflow_uri, paths.runs_dir)
         if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
             raise no_such_sweep(paths, name)
         found = None
-    check_reachable(uri, args.timeout_s)
-    seen = refuse_if_driven(uri, name, paths.runs_dir, args.timeout_s)
+    check_reachable(uri, opts.timeout_s)
+    seen = refuse_if_driven(uri, name, paths.runs_dir, opts.timeout_s)
     if found is None:
         # No record file here (another machine's runs dir): the parent run keeps a copy.
         found = read_sweep_record(paths, name, seen.tags if seen is not None else None)
@@ -63,7 +66,7 @@ def resume_command(args: argparse.Namespace) -> int:
         _say_plan(client, experiment_id, spec, name)
         from tune_app.execute import resume_sweep
 
-        return resume_sweep(spec, record, paths, uri, experiment_id, parent, args)
+        return resume_sweep(spec, record, paths, uri, experiment_id, parent, opts)
     finally:
         lease.release()
 

@@ -1,4 +1,4 @@
-"""``prune-sweep ui``: the MLflow UI for a runs directory, as a quiet child process.
+"""The MLflow UI for a runs directory, as a quiet child process (``prune-sweep ui``).
 
 ``mlflow ui`` is started in its own session (the terminal's Ctrl-C reaches this process only)
 with one uvicorn worker and without MLflow's job runner (its huey consumers serve GenAI jobs a
@@ -11,7 +11,6 @@ and no traceback reaches the terminal."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tune_app.errors import UserError
+from tune_app.options import UiOptions
 
 READY_S = 180.0  # mlflow ui takes tens of seconds to import on a busy 2-core machine
 PROGRESS_S = 15.0  # a line this often while waiting for the page
@@ -81,25 +81,25 @@ class _Signals:
             signal.signal(sig, old)
 
 
-def ui_command(args: argparse.Namespace) -> int:
+def serve(opts: UiOptions) -> int:
     """Serve the store until Ctrl-C or SIGTERM; 0 then, 2 (one line) when the UI cannot start."""
     from tune_app.paths import layout
     from tune_app.tracking import resolve_tracking_uri
-    from tune_app.waits import DEFAULT_S, check_port_free
+    from tune_app.waits import check_port_free
 
-    check_port_free(args.host, args.port)
-    paths = layout(args.runs_dir, create=True)
-    uri = resolve_tracking_uri(args.mlflow_uri, paths.runs_dir)
+    check_port_free(opts.host, opts.port)
+    paths = layout(opts.runs_dir, create=True)
+    uri = resolve_tracking_uri(opts.mlflow_uri, paths.runs_dir)
     if uri.startswith(("http://", "https://")):
         raise UserError(f"{uri} is a tracking server: its sweeps are in its own UI, open {uri} "
                         "(prune-sweep ui serves a database store, e.g. the runs dir's mlflow.db)")
     log = paths.runs_dir / LOG_NAME
-    url = f"http://{link_host(args.host)}:{args.port}"
-    timeout_s = getattr(args, "timeout_s", DEFAULT_S)
+    url = f"http://{link_host(opts.host)}:{opts.port}"
+    timeout_s = opts.timeout_s
     with _Signals() as signals:
         print(f"starting the MLflow UI for {uri} ...", flush=True)
-        proc = _spawn(server_argv(uri, args.host, args.port, paths.runs_dir), server_env(), log,
-                      args.port)
+        proc = _spawn(server_argv(uri, opts.host, opts.port, paths.runs_dir), server_env(), log,
+                      opts.port)
         try:
             sweeps = _SweepLister(uri, url, timeout_s)
             if not _wait_ready(proc, url, log, signals):
