@@ -8,17 +8,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
 
-FINAL_METRICS = (
-    "test_acc", "best_val_acc", "sparsity", "params_nonzero", "params_total", "macs",
-    "macs_dense", "theoretical_speedup", "latency_ms_b1", "latency_ms_b1_dense", "speedup_b1",
-    "throughput", "throughput_dense", "speedup_throughput", "size_bytes_dense",
-    "size_bytes_compact", "compression_ratio", "best_epoch", "stopped_epoch",
-    "epochs_trained", "optimizer_steps", "epochs_total",
-    "latency_ms_b1_sparse", "throughput_sparse", "sparse_ratio_b1", "sparse_ratio_throughput",
-    "speedup_sparse", "speedup_sparse_throughput", "size_bytes_bitmask", "size_bytes_csr",
-    "dst.pruned_total", "dst.regrown_total",
-)
-
+from pruning.schema import FINAL
 
 EXECUTIONS = ("dense", "structured", "masked")
 
@@ -73,7 +63,7 @@ def load_runs(sweep: str, tracking_uri: str | None = None) -> pd.DataFrame:
             "end_time": pd.to_datetime(run.info.end_time, unit="ms")
             if run.info.end_time else pd.NaT,
         }
-        for name in FINAL_METRICS:
+        for name in FINAL:
             row[name] = run.data.metrics.get(name, float("nan"))
         if role == "dense" and "sparsity" not in run.data.metrics:
             row["sparsity"] = 0.0

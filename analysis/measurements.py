@@ -10,14 +10,9 @@ from dataclasses import dataclass
 import pandas as pd
 from mlflow import MlflowClient
 
-SWEEP_SET = "sweep"  # the set the sweep's own stage takes; its figures are on the trial runs
-TIMED = ("latency_ms_b1", "latency_ms_b1_spread", "latency_ms_b1_dense", "speedup_b1",
-         "speedup_b1_min", "speedup_b1_max", "throughput", "throughput_spread",
-         "throughput_dense", "speedup_throughput", "speedup_throughput_min",
-         "speedup_throughput_max", "latency_ms_b1_sparse", "throughput_sparse",
-         "sparse_ratio_b1", "sparse_ratio_throughput", "speedup_sparse",
-         "speedup_sparse_throughput")
+from pruning.schema import TIMED
 
+SWEEP_SET = "sweep"  # the set the sweep's own stage takes; its figures are on the trial runs
 
 # The null test (dense vs a copy of itself) must read 1.00 within this fraction, its median and
 # its whole spread over blocks at batch 1; past it, timings on that machine are not trusted.

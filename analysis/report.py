@@ -14,9 +14,10 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from analysis.context import header_lines, sweep_context
+from analysis.figures import figure_files
 from analysis.load import SweepNotFoundError, load_runs
 from analysis.measurements import MeasurementSet, MeasurementSetError, apply_set, find_set
-from analysis.plots import figure_files, plot_pareto, plot_tradeoff
+from analysis.pareto_plot import plot_pareto
 from analysis.report_sections import budget_lines, comparison_lines, null_rule_lines, recipe_lines
 from analysis.stats import (
     compare_family,
@@ -31,6 +32,8 @@ from analysis.tables import (
     markdown,
     write_tables,
 )
+from analysis.tradeoff_plot import plot_tradeoff
+from pruning.schema import FINAL, METRICS, dense_label, trial_label
 
 # The report's one rule for units, stated at its top.
 UNITS = ("**Units**: accuracies and sparsities are percentages in this report, its tables, its "
@@ -39,7 +42,7 @@ UNITS = ("**Units**: accuracies and sparsities are percentages in this report, i
          "the bare name (`test_acc` 0.907; `param.*` columns are MLflow's params as logged); "
          "speedups and compression are ratios (×).")
 # Columns of shares (fractions in MLflow) that the report's files hold in percent as ``<name>_pct``.
-RUN_SHARES = ("test_acc", "best_val_acc", "sparsity", "sparsity_target")
+RUN_SHARES = (*(m for m in FINAL if METRICS[m].unit == "fraction"), "sparsity_target")
 COMPARISON_SHARES = ("sparsity", "mean_diff", "ci_low", "ci_high")
 
 
@@ -79,9 +82,7 @@ def missing_cells(df: pd.DataFrame, grid: Sequence[tuple[str, float]] | None = N
 
 
 def _label(method: str, sparsity: float, seed: int) -> str:
-    if method == "dense":
-        return f"dense baseline seed={seed}"
-    return f"{method} s={sparsity:g} seed={seed}"
+    return dense_label(seed) if method == "dense" else trial_label(method, sparsity, seed)
 
 
 def in_percent(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -180,7 +181,7 @@ def build_report(sweep: str, tracking_uri: str | None, out_dir: Path,
         lines.append("")
     if missing:
         lines += ["## Missing cells (no finished run)", ""]
-        lines += [f"- {m} s={s:g} seed={e}" for m, s, e in missing]
+        lines += [f"- {trial_label(m, s, e)}" for m, s, e in missing]
         lines.append("")
     (out_dir / "report.md").write_text("\n".join(lines))
     files += [out_dir / n for n in ("comparisons.csv", "all_results.json", "all_results.parquet",

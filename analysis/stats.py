@@ -10,12 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-SUMMARY_METRICS = (
-    "test_acc", "sparsity", "params_nonzero", "macs", "theoretical_speedup", "latency_ms_b1",
-    "speedup_b1", "throughput", "size_bytes_compact", "compression_ratio", "epochs_trained",
-    "epochs_total", "sparse_ratio_b1", "latency_ms_b1_spread", "speedup_b1_min",
-    "speedup_b1_max", "speedup_throughput",
-)
+from pruning.schema import SUMMARY
+
 ALPHA = 0.05
 MIN_SEEDS = 3  # below this a paired test over seeds says nothing a reviewer should trust
 CELL = ["sweep", "method", "sparsity_target", "seed"]
@@ -84,7 +80,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         row: dict = {"sweep": sweep, "method": method, "sparsity_target": target,
                      "n": len(group), "seeds": ",".join(str(s) for s in sorted(group["seed"])),
                      "execution": execution}
-        for metric in SUMMARY_METRICS:
+        for metric in SUMMARY:
             values = group[metric].to_numpy(dtype=float) if metric in group else np.array([])
             values = values[~np.isnan(values)]
             row[f"{metric}_mean"] = float(np.mean(values)) if len(values) else float("nan")
@@ -93,7 +89,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
             row[f"{metric}_ci95"] = ci95_halfwidth(values)
         rows.append(row)
     columns = ["sweep", "method", "sparsity_target", "n", "seeds", "execution"] + [
-        f"{m}_{k}" for m in SUMMARY_METRICS for k in ("mean", "std", "ci95")]
+        f"{m}_{k}" for m in SUMMARY for k in ("mean", "std", "ci95")]
     out = pd.DataFrame(rows, columns=columns)
     if len(out):
         # Per sweep (in the order given): dense first, then methods by name, sparsity ascending.

@@ -1,8 +1,9 @@
 """The efficiency table (accuracy, sparsity, size, speed, MACs, budget) in md, csv and tex.
 
 ``efficiency_table`` holds the numbers (the csv); ``display_table`` formats them for people
-(markdown in the report, a booktabs tabular for a paper). The figures in ``analysis.plots``
-draw from the same summary and clip confidence intervals with the same ``clipped_ci``."""
+(markdown in the report, a booktabs tabular for a paper). The figures
+(``analysis.tradeoff_plot``, ``analysis.pareto_plot``) draw from the same summary and clip
+confidence intervals with the same ``clipped_ci``."""
 
 from __future__ import annotations
 
@@ -12,13 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-# Every metric ``analysis.stats.summarize`` aggregates (``<metric>_mean``, ``_std``, ``_ci95``).
-METRICS = (
-    "test_acc", "sparsity", "params_nonzero", "macs", "theoretical_speedup", "latency_ms_b1",
-    "speedup_b1", "throughput", "size_bytes_compact", "compression_ratio", "epochs_trained",
-    "epochs_total", "sparse_ratio_b1", "latency_ms_b1_spread", "speedup_b1_min",
-    "speedup_b1_max", "speedup_throughput",
-)
+from pruning.schema import SUMMARY
+
 # The batch-1 null test's spread (dense vs a copy of itself) of the set that timed each sweep,
 # added to the summary by the report (``analysis.report``); NaN where no set recorded one.
 NULL_BAND = ("null_ratio_b1_min", "null_ratio_b1_max")
@@ -49,7 +45,7 @@ def with_defaults(summary: pd.DataFrame) -> pd.DataFrame:
     for name in ("sweep", "execution"):
         if name not in out:
             out[name] = ""
-    for metric in METRICS:
+    for metric in SUMMARY:
         for kind in ("mean", "std", "ci95"):
             if f"{metric}_{kind}" not in out:
                 out[f"{metric}_{kind}"] = float("nan")
@@ -200,7 +196,7 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     cols[SPEEDUP] = [_speedup(m, e, v, bool(n)) for m, e, v, n in
                      zip(methods, execution, table["speedup_b1"],
                          _column(table, "speedup_b1_within_null", False), strict=True)]
-    # Masked models timed on CSR kernels (pruning.sparse_exec): a speedup, or said slower.
+    # Masked models timed on CSR kernels (pruning.deploy.sparse_exec): a speedup, or said slower.
     cols[SPARSE] = [_sparse(v, bool(n)) for v, n in
                     zip(_column(table, "sparse_ratio_b1", math.nan),
                         _column(table, "sparse_ratio_b1_within_null", False), strict=True)]

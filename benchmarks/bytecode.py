@@ -26,7 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = [sys.executable, "-c",
-          "import torch, torchvision, mlflow, ray.tune, trainables.prune_finetune"]
+          "import torch, torchvision, mlflow, ray.tune, trainables.adapters.prune_finetune"]
 
 
 def _seconds(env: dict[str, str]) -> float:

@@ -13,7 +13,7 @@ from scipy import stats
 
 from analysis import load_runs, summarize
 from analysis.load import SweepNotFoundError
-from analysis.plots import pareto_data, pareto_front, tradeoff_data
+from analysis.pareto_plot import pareto_data, pareto_front
 from analysis.progress import cell_progress, format_progress
 from analysis.report import ReportResult, build_report
 from analysis.stats import (
@@ -26,6 +26,7 @@ from analysis.stats import (
     paired_comparison,
 )
 from analysis.tables import efficiency_table
+from analysis.tradeoff_plot import tradeoff_data
 
 SEEDS = (0, 1, 2)
 # test accuracy per (method, sparsity, seed): magnitude clearly best at 0.9, a tie-ish at 0.5.

@@ -9,7 +9,8 @@ import pytest
 import torch
 from ray import tune
 
-from trainables.checkpointing import STATE_FILE, load_first_good, older_checkpoints
+from trainables.adapters.checkpointing import older_checkpoints
+from trainables.checkpoint_files import STATE_FILE, first_readable
 from trainables.config import DenseConfig
 from trainables.dense_cache import CorruptCacheError, DenseCache
 
@@ -26,19 +27,23 @@ def test_truncated_latest_checkpoint_falls_back_to_previous(tmp_path: Path) -> N
     new = _ckpt(tmp_path, "checkpoint_000002", 2)
     data = (new / STATE_FILE).read_bytes()
     (new / STATE_FILE).write_bytes(data[: len(data) // 2])  # truncated mid-write
-    older = older_checkpoints(tune.Checkpoint(str(new)))
+    latest = tune.Checkpoint(str(new))
+    older = older_checkpoints(latest)
     assert [c.path for c in older] == [str(old)]
     with pytest.warns(UserWarning, match="checkpoint_000002 is unreadable"):
-        state, _ = load_first_good([new, *(Path(c.path) for c in older)])
+        state, _, notes = first_readable([(c.path, c.as_directory) for c in [latest, *older]])
     assert state == {"epoch": 1}
+    assert len(notes) == 1 and "checkpoint_000002" in notes[0]
 
 
 def test_no_readable_checkpoint_means_start_over(tmp_path: Path) -> None:
     bad = tmp_path / "checkpoint_000000"
     bad.mkdir()
     (bad / STATE_FILE).write_bytes(b"garbage")
+    latest = tune.Checkpoint(str(bad))
     with pytest.warns(UserWarning):
-        assert load_first_good([bad]) == (None, None)
+        state, extra, _ = first_readable([(latest.path, latest.as_directory)])
+    assert (state, extra) == (None, None)
 
 
 def test_dense_cache_detects_corruption(tmp_path: Path) -> None:

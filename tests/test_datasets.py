@@ -98,7 +98,8 @@ def test_augmentation_is_seeded_and_changes_images() -> None:
 
 def test_synthetic_data_is_learnable(data_dir: Path) -> None:
     from trainables.config import Recipe
-    from trainables.engine import TrainingLoop, evaluate
+    from trainables.engine import TrainingLoop
+    from trainables.evaluation import evaluate
     from trainables.models import build_model
 
     splits = load_splits(DataConfig("synthetic", 2000, 500, 1000), 0, data_dir)

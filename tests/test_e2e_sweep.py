@@ -14,8 +14,9 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
+from pruning.deploy.storage import load_compact
 from pruning.measure import count_prunable, measured_sparsity
-from pruning.storage import load_compact
+from pruning.schema import REQUIRED
 from tests.conftest import REPO, cli
 from tests.test_e2e_mlflow_ui import (
     CHROMIUM,
@@ -37,13 +38,6 @@ from tune_app.tracking import (
 )
 
 pytestmark = pytest.mark.e2e
-
-FINAL_METRICS = [
-    "test_acc", "sparsity", "params_nonzero", "macs", "latency_ms_b1", "speedup_b1",
-    "throughput", "size_bytes_dense", "size_bytes_compact", "compression_ratio", "best_epoch",
-    "stopped_epoch", "theoretical_speedup",
-]
-
 
 METHODS = ("magnitude", "structured", "lottery", "imp", "gmp", "lr_rewind", "unpruned")
 # Retraining epochs each method plans at smoke scale (dense 2 epochs, rewind epoch 1):
@@ -90,7 +84,7 @@ def test_trial_records_are_complete_and_measured(sweep: dict) -> None:
     dense_params = _role(sweep["runs"], "dense")[0].data.metrics["params_total"]
     for run in _role(sweep["runs"], "trial"):
         m, tags = run.data.metrics, run.data.tags
-        missing = [k for k in FINAL_METRICS if k not in m]
+        missing = [k for k in REQUIRED if k not in m]
         assert not missing, (tags["method"], missing)
         for key in ("trial_id", "config_hash", "git_sha", "sweep"):
             assert tags.get(key), key

@@ -15,26 +15,13 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_rgba
 
-from analysis.plots import (
-    LABEL_GID,
-    PARETO_SIZE,
-    TRADEOFF_SIZE,
-    draw_pareto,
-    draw_tradeoff,
-    figure_files,
-    pareto_data,
-    plot_pareto,
-    plot_tradeoff,
-    tradeoff_data,
-)
+from analysis.figures import figure_files
+from analysis.pareto_plot import PARETO_SIZE, draw_pareto, pareto_data, plot_pareto
+from analysis.point_labels import LABEL_GID
 from analysis.tables import SPARSE, display_table, efficiency_table, latex, write_tables
+from analysis.tradeoff_plot import TRADEOFF_SIZE, draw_tradeoff, plot_tradeoff, tradeoff_data
+from pruning.schema import SUMMARY
 
-METRICS = (
-    "test_acc", "sparsity", "params_nonzero", "macs", "theoretical_speedup", "latency_ms_b1",
-    "speedup_b1", "throughput", "size_bytes_compact", "compression_ratio", "epochs_trained",
-    "epochs_total", "sparse_ratio_b1", "latency_ms_b1_spread", "speedup_b1_min",
-    "speedup_b1_max", "speedup_throughput",
-)
 DENSE_BYTES = 4.5e7
 
 
@@ -49,7 +36,7 @@ def _row(sweep: str, method: str, s: float, execution: str, acc: float, acc_ci: 
               "epochs_trained": 10.0, "epochs_total": 110.0, **means}
     row = {"sweep": sweep, "method": method, "sparsity_target": s, "n": n,
            "seeds": ",".join(str(i) for i in range(n)), "execution": execution}
-    for metric in METRICS:
+    for metric in SUMMARY:
         row[f"{metric}_mean"] = values.get(metric, np.nan)
         row[f"{metric}_std"] = np.nan if n < 2 else 0.01
         row[f"{metric}_ci95"] = np.nan if n < 2 else 0.02

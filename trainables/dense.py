@@ -10,10 +10,12 @@ from typing import Any
 import torch
 
 from pruning.measure import count_macs, params_nonzero, params_total, state_dict_bytes
+from pruning.schema import check_metrics
 from trainables.config import DenseConfig
 from trainables.data import DataSplits, load_splits
 from trainables.dense_cache import DenseCache
-from trainables.engine import TrainingLoop, evaluate, pick_device
+from trainables.engine import TrainingLoop
+from trainables.evaluation import evaluate, pick_device
 from trainables.models import build_model
 from trainables.reporter import LocalReporter, Reporter, heartbeat_printer
 from trainables.runtime import TrialEnv
@@ -66,7 +68,7 @@ def train_dense(cfg: DenseConfig, env: TrialEnv, reporter: Reporter,
     )
     cpu_model = copy.deepcopy(model).cpu().float()
     example = torch.zeros(1, splits.in_channels, 32, 32)
-    metrics = {
+    metrics = check_metrics({
         "test_acc": test_acc,
         "test_loss": test_loss,
         "best_val_acc": loop.best_acc,
@@ -80,7 +82,7 @@ def train_dense(cfg: DenseConfig, env: TrialEnv, reporter: Reporter,
         "macs": count_macs(cpu_model, example),
         "size_bytes_dense": state_dict_bytes(cpu_model),
         "train_time_s": time.perf_counter() - started,
-    }
+    })
     final = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     cache.write(
         {"init": theta_0, "rewind": theta_k if theta_k is not None else final, "final": final},

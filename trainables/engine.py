@@ -11,26 +11,18 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
-from pruning.masks import Masks, fold_masks
+from pruning.masks import Masks, MaskUpdate, fold_masks
 from pruning.methods.base import Method
 from trainables.augment import iterate_batches
 from trainables.config import Recipe
 from trainables.data import DataSplits
+from trainables.evaluation import autocast, evaluate
 from trainables.retraining import LRSchedule
-
-
-def pick_device(prefer: str | None = None) -> torch.device:
-    """``prefer`` if given, else CUDA when Ray (or the user) made a GPU visible, else CPU."""
-    if prefer:
-        return torch.device(prefer)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @dataclass
@@ -64,38 +56,6 @@ class EpochResult:
             "val_acc": self.val_acc,
             "lr": self.lr,
         }
-
-
-def _autocast(device: torch.device):
-    # bf16 autocast only pays off (and is only well supported) on CUDA.
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    splits: DataSplits,
-    device: torch.device,
-    batch_size: int = 512,
-) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy (fraction) of ``model`` on uint8 images ``x``."""
-    model.eval()
-    total_loss, correct = 0.0, 0
-    channels_last = device.type == "cuda"
-    for images, labels in iterate_batches(
-        x, y, batch_size, shuffle=False, generator=None, augment=False,
-        mean=splits.mean, std=splits.std, device=device, channels_last=channels_last,
-    ):
-        with _autocast(device):
-            logits = model(images)
-        total_loss += nn.functional.cross_entropy(logits.float(), labels, reduction="sum").item()
-        correct += (logits.argmax(1) == labels).sum().item()
-    n = max(1, len(y))
-    return total_loss / n, correct / n
 
 
 class TrainingLoop:
@@ -173,9 +133,9 @@ class TrainingLoop:
         masks = self.masks.cpu() if self.masks is not None else None
         return {"model": copy.deepcopy(self.model.state_dict()), "masks": masks}
 
-    def _install(self, new: Any) -> None:
-        """Install new masks: a dict of masks, or a ``MaskUpdate`` naming the regrown ones."""
-        masks, grown = (new.masks, new.grown) if hasattr(new, "grown") else (new, None)
+    def _install(self, new: MaskUpdate) -> None:
+        """Install a method's new masks (and the regrown positions it names)."""
+        masks, grown = new.masks, new.grown
         if self.masks is None:
             self.masks = Masks(self.model, masks)
             self.masks.apply()
@@ -213,7 +173,7 @@ class TrainingLoop:
             mean=self.splits.mean, std=self.splits.std, device=device,
             channels_last=device.type == "cuda",
         ):
-            with _autocast(device):
+            with autocast(device):
                 logits = model(images)
                 loss = nn.functional.cross_entropy(
                     logits.float(), labels, label_smoothing=self.recipe.label_smoothing
@@ -305,10 +265,7 @@ class TrainingLoop:
         self.best_acc = float(state["best_acc"])
         self.best_epoch = int(state["best_epoch"])
         self.bad_epochs = int(state["bad_epochs"])
-        best = state["best_state"]
-        # Checkpoints of earlier releases held the bare state dict.
-        self.best_state = best if "model" in best and "masks" in best else {"model": best,
-                                                                              "masks": None}
+        self.best_state = state["best_state"]
         self.mask_changes = dict(state.get("mask_changes", self.mask_changes))
         if self.method is not None:
             self.method.load_state_dict(state.get("method", {}))

@@ -1,7 +1,8 @@
 """Where a trial's records go. ``run_trial`` and ``train_dense`` talk to a ``Reporter``: the
-Tune trainables pass one backed by MLflow and Tune checkpoints (``trainables.tune_reporter``);
-a notebook, a script or a test passes a ``LocalReporter`` (memory, printed progress, and
-optionally checkpoints in a directory so an interrupted call continues)."""
+Tune trainables pass one backed by MLflow and Tune checkpoints
+(``trainables.adapters.tune_reporter``); a notebook, a script or a test passes a
+``LocalReporter`` (memory, printed progress, and optionally checkpoints in a directory so an
+interrupted call continues)."""
 
 from __future__ import annotations
 

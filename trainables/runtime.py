@@ -44,13 +44,3 @@ class Runtime:
     def trial_env(self) -> TrialEnv:
         """What the plain training flows need of this runtime."""
         return TrialEnv(storage=self.storage_dir, data_dir=self.data_dir, download=self.download)
-
-
-def node_id() -> str:
-    """The Ray node this process runs on ("local" outside Ray), tagged on every run."""
-    try:
-        import ray
-
-        return ray.get_runtime_context().get_node_id() or "local"
-    except Exception:  # noqa: BLE001 - outside a Ray worker there is no node id
-        return "local"

@@ -6,13 +6,15 @@ from typing import Any
 
 from ray import tune
 
+from pruning.schema import dense_label
+from trainables.adapters.ray_node import node_id
+from trainables.adapters.tracking import TrackedRun
+from trainables.adapters.tune_reporter import TuneReporter
 from trainables.config import DenseConfig, config_hash, flatten, from_dict, to_dict
 from trainables.dense import train_dense
 from trainables.dense_cache import DenseCache
 from trainables.plugins import load_plugins
-from trainables.runtime import Runtime, node_id
-from trainables.tracking import TrackedRun
-from trainables.tune_reporter import TuneReporter
+from trainables.runtime import Runtime
 
 
 def dense_run_tags(cfg: DenseConfig, runtime: Runtime) -> dict[str, str]:
@@ -31,7 +33,7 @@ def dense_trainable(config: dict[str, Any], runtime: Runtime) -> None:
     cache = DenseCache(runtime.storage, cfg)
     run = TrackedRun.open(
         runtime.tracking_uri, runtime.experiment_id, key=f"dense/{cache.key}",
-        run_name=f"dense seed={cfg.seed}", tags=dense_run_tags(cfg, runtime),
+        run_name=dense_label(cfg.seed), tags=dense_run_tags(cfg, runtime),
         parent_run_id=runtime.parent_run_id,
     )
     try:
@@ -43,7 +45,7 @@ def dense_trainable(config: dict[str, Any], runtime: Runtime) -> None:
             run.set_tags({"dense_cache_hit": "true"})
         else:
             run.log_params({"role": "dense", **flatten(cfg, "dense.")})
-            reporter = TuneReporter(run, f"dense seed={cfg.seed}", runtime.sweep)
+            reporter = TuneReporter(run, dense_label(cfg.seed), runtime.sweep)
             final = train_dense(cfg, runtime.trial_env(), reporter,
                                 info={"mlflow_run_id": run.run_id})
             run.log_dict_artifact(to_dict(cfg), "config.json")

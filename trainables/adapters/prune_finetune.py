@@ -7,12 +7,14 @@ from typing import Any
 
 from ray import tune
 
+from pruning.schema import trial_label
+from trainables.adapters.ray_node import node_id
+from trainables.adapters.tracking import TrackedRun
+from trainables.adapters.tune_reporter import TuneReporter
 from trainables.config import TrialConfig, apply_sampled, config_hash, from_dict
 from trainables.plugins import load_plugins
-from trainables.runtime import Runtime, node_id
-from trainables.tracking import TrackedRun
+from trainables.runtime import Runtime
 from trainables.trial import run_trial
-from trainables.tune_reporter import TuneReporter
 
 
 def trial_key(sweep: str, cfg: TrialConfig) -> str:
@@ -39,15 +41,15 @@ def prune_finetune_trainable(config: dict[str, Any], runtime: Runtime) -> None:
     """Tune function trainable for one stage-2 cell; ``config["trial"]`` is a TrialConfig dict."""
     load_plugins()
     cfg = from_dict(TrialConfig, apply_sampled(config["trial"], config))
+    label = trial_label(cfg.method, cfg.sparsity, cfg.seed)
     run = TrackedRun.open(
         runtime.tracking_uri, runtime.experiment_id, key=trial_key(runtime.sweep, cfg),
-        run_name=f"{cfg.method} s={cfg.sparsity:g} seed={cfg.seed}",
+        run_name=label,
         tags=trial_tags(cfg, runtime, config.get("recipe", "default")),
         parent_run_id=runtime.parent_run_id,
     )
     try:
         run.set_tags({"node_id": node_id()})
-        label = f"{cfg.method} s={cfg.sparsity:g} seed={cfg.seed}"
         final = run_trial(cfg, runtime.trial_env(), TuneReporter(run, label, runtime.sweep))
         run.finish()
     except SystemExit as stop:

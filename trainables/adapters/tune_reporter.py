@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from trainables.checkpointing import note_fallback, report_epoch, restore_state
-from trainables.progress_board import post_progress
-from trainables.tracking import TrackedRun
+from trainables.adapters.checkpointing import note_fallback, report_epoch, restore_state
+from trainables.adapters.progress_board import post_progress
+from trainables.adapters.tracking import TrackedRun
 
 
 class TuneReporter:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import posixpath
 import tempfile
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,7 @@ from ray import tune
 
 from trainables.checkpoint_files import STATE_FILE, first_readable, write_checkpoint_dir
 
-__all__ = ["STATE_FILE", "load_first_good", "note_fallback", "older_checkpoints",
-           "report_epoch", "restore_state"]
+__all__ = ["STATE_FILE", "note_fallback", "older_checkpoints", "report_epoch", "restore_state"]
 
 
 def report_epoch(
@@ -74,12 +72,3 @@ def older_checkpoints(checkpoint: tune.Checkpoint) -> list[tune.Checkpoint]:
         reverse=True,
     )
     return [tune.Checkpoint(p, filesystem=fs) for p in older]
-
-
-def load_first_good(
-    candidates: list[Path], load_extra: Callable[[Path], Any] | None = None
-) -> tuple[dict | None, Any]:
-    """Load the first checkpoint directory that reads cleanly, warning about the others."""
-    state, extra, _ = first_readable(
-        [(str(p), lambda p=p: nullcontext(str(p))) for p in candidates], load_extra)
-    return state, extra
