@@ -19,10 +19,10 @@ import time
 import torch
 from masked_step import random_splits  # the sibling script: benchmarks/ is on sys.path
 
-from pruning import scores
 from pruning.allocation import global_masks
 from pruning.methods import make_method
 from pruning.methods.base import MethodContext
+from pruning.scores import score
 from trainables.config import Recipe
 from trainables.data import DataSplits
 from trainables.engine import TrainingLoop
@@ -57,7 +57,7 @@ def main() -> None:
     recipe = Recipe(epochs=10_000, lr=0.01, batch_size=args.batch, eval_batch_size=32)
     loops = {
         "masked": TrainingLoop(copy.deepcopy(model), splits, recipe, 0, device,
-                               masks=global_masks(scores.magnitude(model), 0.9)),
+                               masks=global_masks(score("magnitude")(model), 0.9)),
         "rigl-update": _rigl_loop(copy.deepcopy(model), splits, recipe, 1, args.steps, device),
         "rigl-between": _rigl_loop(copy.deepcopy(model), splits, recipe, 10**9, args.steps,
                                    device),

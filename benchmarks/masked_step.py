@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from pruning import scores
 from pruning.allocation import global_masks
+from pruning.scores import score
 from trainables.config import Recipe
 from trainables.data import DataSplits
 from trainables.engine import TrainingLoop
@@ -47,7 +47,7 @@ def main() -> None:
     device = torch.device(args.device)
     torch.manual_seed(0)
     model = build_model("resnet18", width=args.width)
-    masks = global_masks(scores.magnitude(model), args.sparsity)
+    masks = global_masks(score("magnitude")(model), args.sparsity)
     splits = random_splits(args.steps * args.batch)
     recipe = Recipe(epochs=10_000, lr=0.01, batch_size=args.batch, eval_batch_size=32)
     loops = {

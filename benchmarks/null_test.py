@@ -5,7 +5,7 @@ cores and beside training processes (what trials timing themselves saw).
     .venv/bin/python benchmarks/null_test.py [--width 0.25] [--reps 6] [--load 2]
 
 ``old``: one interleaved pass of 20 forwards per model, dense first, the ratio of medians
-(what trials logged before the measurement step). ``new``: ``pruning.latency.null_test``,
+(what trials logged before the measurement step). ``new``: ``pruning.deploy.latency.null_test``,
 5 blocks of 10 forwards in rotating order, median of per-block ratios with its range. Each is
 repeated ``--reps`` times per condition; printed: the range of the reported ratio over the
 repetitions and, for the new protocol, how often 1.00 lay within its own reported range.
@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from pruning.latency import TimingPlan, null_test, time_blocks
+from pruning.deploy.latency import TimingPlan, null_test, time_blocks
 from pruning.measure import inference_form
 from trainables.models import build_model
 

@@ -4,7 +4,7 @@
 
 For every method and sparsity: measured parameter sparsity, MACs, latency at batch 1 and
 throughput at a larger batch, each as a ratio to the dense model timed interleaved with it
-(``pruning.latency``: blocks in rotating order, per-block ratios). Weights are random: timing
+(``pruning.deploy.latency``: blocks in rotating order, per-block ratios). Weights are random: timing
 does not depend on them."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import time
 
 import torch
 
-from pruning.latency import measure_efficiency
+from pruning.deploy.latency import measure_efficiency
+from pruning.deploy.storage import save_compact
 from pruning.measure import count_prunable, measured_sparsity
 from pruning.methods import make_method
 from pruning.methods.base import MethodContext
-from pruning.storage import save_compact
 from trainables.models import build_model
 
 

@@ -7,7 +7,7 @@ For each sparsity: ResNet18 with random masks in the given per-layer allocation 
 SET and RigL start from); three forms timed in rotating order over several blocks (median of
 ``--repeats`` forwards per block): ``dense`` (the deploy form every trial times:
 ``pruning.measure.inference_form``, BatchNorm folded, channels-last, dense kernels),
-``csr-all`` (every Conv2d and Linear on CSR kernels, ``pruning.sparse_exec``) and
+``csr-all`` (every Conv2d and Linear on CSR kernels, ``pruning.deploy.sparse_exec``) and
 ``csr-tuned`` (CSR only where it timed faster per layer, the form trials log). Prints each
 block's times, the dense / sparse ratio per form with median and spread (min-max over blocks),
 and the MAC ratio, the limit sparse kernels aim at; then the file sizes of each storage format
@@ -24,10 +24,10 @@ from pathlib import Path
 import torch
 
 from pruning.allocation import layer_counts, random_masks
+from pruning.deploy.sparse_exec import sparse_inference
+from pruning.deploy.storage import save_csr, save_sparse
 from pruning.masks import apply_masks
 from pruning.measure import count_macs, inference_form, prunable_weights
-from pruning.sparse_exec import sparse_inference
-from pruning.storage import save_csr, save_sparse
 from trainables.models import build_model
 
 

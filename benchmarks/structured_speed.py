@@ -23,8 +23,8 @@ import time
 import torch
 from torch import nn
 
+from pruning.channels.surgery import ChannelOptions, prune_to_sparsity
 from pruning.measure import count_macs, count_prunable, inference_form
-from pruning.surgery import ChannelOptions, prune_to_sparsity
 from trainables.models import build_model
 
 X1 = torch.zeros(1, 3, 32, 32)

@@ -3,8 +3,21 @@ while a model trains (the training loop owns the masks; methods only propose new
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
+
+
+@dataclass
+class MaskUpdate:
+    """New masks proposed by a method mid-training, and the positions that (re)start from
+    zero with fresh optimizer state: by default (``grown`` None) those newly kept; dynamic
+    sparse training names them, because it may regrow a connection in the update that dropped
+    it (it restarts at zero, as in RigL's code)."""
+
+    masks: dict[str, torch.Tensor]
+    grown: dict[str, torch.Tensor] | None = None
 
 
 def split_flat(

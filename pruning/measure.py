@@ -1,5 +1,5 @@
 """Measurements counted from the model's tensors (sparsity, parameters, MACs, size), and the
-deploy form in which ``pruning.latency`` times models.
+deploy form in which ``pruning.deploy.latency`` times models.
 
 Definitions (docs/definitions.md): prunable parameters are the weights of every Conv2d and
 Linear; sparsity = 1 - nonzero prunable parameters / prunable parameters of the dense model,

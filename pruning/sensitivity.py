@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pruning.channel_allocation import lowest
-from pruning.channel_groups import ChannelGroup, ParamCounter, find_groups, silence
-from pruning.channel_scores import CHANNEL_SCORES
+from pruning.channels.allocation import lowest
+from pruning.channels.groups import ChannelGroup, ParamCounter, find_groups, silence
+from pruning.channels.scores import CHANNEL_SCORES
 
 DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 

@@ -132,7 +132,7 @@ class SweepSpec:
     def finetune_for(self, method: str) -> Recipe:
         """The retraining recipe of ``method``: what its kind of retraining starts from (see
         ``trainables.retraining``) plus the method's overrides."""
-        kind = method_class(method).retraining if method in METHODS else "finetune"
+        kind = method_class(method).traits.retraining if method in METHODS else "finetune"
         base = retraining_recipe(self.dense, self.finetune, kind, self.rewind_epoch,
                                  self.equal_budget)
         overrides = dict(dict(self.method_recipes).get(method, ()))
@@ -184,4 +184,4 @@ def method_recipes(mapping: dict[str, dict[str, Any]]) -> tuple[tuple[str, tuple
 
 
 def _is_unpruned(method: str) -> bool:
-    return method in METHODS and method_class(method).unpruned
+    return method in METHODS and method_class(method).traits.fixed_sparsity == 0

@@ -75,7 +75,7 @@ def _as_fractions(sparsities: tuple[float, ...]) -> str:
 
 
 def _only_controls(spec: SweepSpec) -> bool:
-    return all(method_class(m).unpruned for m in spec.methods)
+    return all(method_class(m).traits.fixed_sparsity == 0 for m in spec.methods)
 
 
 def _check_methods(spec: SweepSpec) -> None:
@@ -104,7 +104,7 @@ def _check_save(spec: SweepSpec) -> None:
         raise SpaceError(f"save.values: must be one of {', '.join(SAVE_VALUES)}, got "
                          f"{spec.save.values!r}")
     if spec.save.format == "csr":
-        structured = [m for m in spec.methods if method_class(m).structured]
+        structured = [m for m in spec.methods if method_class(m).traits.structured]
         if structured:
             raise SpaceError(f"save.format: csr stores masked weights, but {', '.join(structured)} "
                              "remove channels and save a smaller dense network; use format auto "

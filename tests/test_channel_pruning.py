@@ -11,19 +11,19 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from pruning.channel_allocation import UnreachableError, allocate
-from pruning.channel_groups import (
+from pruning.channels.allocation import UnreachableError, allocate
+from pruning.channels.groups import (
     ParamCounter,
     dependency_graph,
     find_groups,
     silence,
 )
-from pruning.channel_scores import fpgm, group_l1, group_norm, l1_filter
-from pruning.group_regularizer import add_group_penalty
+from pruning.channels.regularizer import add_group_penalty
+from pruning.channels.scores import fpgm, group_l1, group_norm, l1_filter
+from pruning.channels.surgery import ChannelOptions, plan_channels, prune_to_sparsity
 from pruning.measure import count_prunable, measured_sparsity
 from pruning.methods import make_method
 from pruning.methods.base import MethodContext
-from pruning.surgery import ChannelOptions, plan_channels, prune_to_sparsity
 from trainables.models import build_model
 
 X = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
@@ -236,7 +236,7 @@ def test_sfp_hard_phase_fixes_and_silences_the_final_set() -> None:
     assert method.end_epoch(1, model, None) is None
     assert method.end_epoch(2, model, None) is None
     assert not method.selectable(30)  # epochs 1-3 are soft or end soft
-    masks = method.end_epoch(3, model, None)  # the last soft zeroing fixes the set
+    masks = method.end_epoch(3, model, None).masks  # the last soft zeroing fixes the set
     gone = method.zeroed["layer2.0.conv1"]
     assert not masks["layer2.0.conv1.weight"][gone].any()
     for key in ("layer2.0.bn1.weight", "layer2.0.bn1.bias"):

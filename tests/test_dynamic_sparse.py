@@ -1,7 +1,7 @@
 """Dynamic sparse training (DSR, SET, RigL) on numbers: allocations, the drop-fraction
 schedule, sparsity held at the target through every update, regrowth from zero with fresh
-momentum, DSR's per-layer shares and threshold, RigL's gradient criterion, dynamic sparse
-layers, CSR storage and sparse CPU execution."""
+momentum, DSR's per-layer shares and threshold, RigL's gradient criterion, CSR storage and
+sparse CPU execution."""
 
 from __future__ import annotations
 
@@ -14,14 +14,13 @@ import torch
 from torch import nn
 
 from pruning.allocation import erk_densities, layer_counts, random_masks
+from pruning.deploy.sparse_exec import sparse_inference
+from pruning.deploy.storage import decode_csr, encode_csr, save_model
+from pruning.dynamic.regrowth import proportional_counts
 from pruning.measure import prunable_weights, state_dict_bytes
 from pruning.methods import make_method
 from pruning.methods.base import MethodContext
-from pruning.regrowth import proportional_counts
 from pruning.schedules import cosine_decay
-from pruning.sparse_exec import sparse_inference
-from pruning.sparse_layers import SparseConv2d, SparseLinear, masks_of, to_dense, to_sparse
-from pruning.storage import decode_csr, encode_csr, save_model
 from trainables.config import Recipe
 from trainables.data import DataSplits
 from trainables.engine import TrainingLoop
@@ -253,26 +252,7 @@ def test_a_model_without_prunable_layers_is_refused() -> None:
         method.check_model(nn.Sequential(nn.Flatten(), nn.BatchNorm1d(3)), X, [])
 
 
-# -- layers, storage, execution ---------------------------------------------------------------
-def test_sparse_layers_convert_both_ways_and_change_sparsity() -> None:
-    model = _model().eval()
-    x = torch.randn(2, 3, 32, 32)
-    masks = random_masks(prunable_weights(model), layer_counts(_shapes(model), 0.7, "erk"),
-                         torch.Generator().manual_seed(0))
-    to_sparse(model, masks)
-    assert isinstance(model.conv1, SparseConv2d) and isinstance(model.fc, SparseLinear)
-    assert all(torch.equal(masks[n], m) for n, m in masks_of(model).items())
-    y = model(x)
-    model.conv1.set_mask(torch.zeros_like(model.conv1.mask))
-    assert model.conv1.sparsity == 1.0 and not bool(model.conv1.weight.any())
-    model.conv1.set_mask(masks["conv1.weight"])  # dropped weights stay zero until trained
-    to_dense(model)
-    assert type(model.conv1) is nn.Conv2d
-    assert not torch.allclose(model(x), y)  # conv1's weights were zeroed above
-    with pytest.raises(ValueError, match="no Conv2d or Linear"):
-        to_sparse(nn.Sequential(nn.ReLU()))
-
-
+# -- storage, execution ----------------------------------------------------------------------
 def _masked(width: float, sparsity: float) -> nn.Module:
     model = _model(width).eval()
     for m in model.modules():

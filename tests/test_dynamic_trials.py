@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pruning.latency import TimingPlan
+from pruning.deploy.latency import TimingPlan
 from tests.trial_setup import DENSE, Interrupted, StopAfter, cfg_for, weights
 from trainables.config import SaveConfig
 from trainables.measurement import load_saved_trial, measure_saved_trial

@@ -11,8 +11,8 @@ import torch
 from mlflow import MlflowClient
 
 from analysis.tables import WITHIN_NULL
+from pruning.deploy.storage import load_compact
 from pruning.measure import count_prunable, measured_sparsity
-from pruning.storage import load_compact
 from tests.conftest import cli
 from trainables.models import build_model
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
+from pruning.deploy.storage import load_compact
 from pruning.measure import count_prunable, measured_sparsity
-from pruning.storage import load_compact
 from tests.conftest import cli
 from trainables.models import build_model
 

@@ -11,7 +11,14 @@ import pytest
 import torch
 from torch import nn
 
-from pruning.latency import Ratio, ThreadCount, TimingPlan, null_test, time_blocks, time_pruned
+from pruning.deploy.latency import (
+    Ratio,
+    ThreadCount,
+    TimingPlan,
+    null_test,
+    time_blocks,
+    time_pruned,
+)
 from trainables.models import build_model
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 
-from pruning.masks import mask_sparsity
+from pruning.masks import MaskUpdate, mask_sparsity
 from pruning.methods import make_method
 from pruning.methods.base import Method, MethodContext, PruneResult
 from pruning.methods.gmp import Gmp, GmpParams
@@ -62,7 +62,7 @@ def test_gmp_masks_follow_the_cubic_schedule_and_only_final_steps_are_selectable
         seen: list[tuple[int, float]] = []
 
         def after_step(self, step: int, model: Any, optimizer: Any,
-                       masks: dict | None) -> dict | None:
+                       masks: dict | None) -> MaskUpdate | None:
             self.seen.append((step, mask_sparsity(masks)))  # masks in force during `step`
             return super().after_step(step, model, optimizer, masks)
 
@@ -106,13 +106,13 @@ class Swap(Method):
             self.checks["momentum_zero"] = bool((buf == 0).all())
 
     def after_step(self, step: int, model: Any, optimizer: Any,
-                   masks: dict | None) -> dict | None:
+                   masks: dict | None) -> MaskUpdate | None:
         self.optimizer = optimizer
         if step == 3:
             w = model.conv1.weight.detach()
             self.checks["pruned_stay_zero"] = bool((w[self.even] == 0).all())
             self.checks["regrown_trained"] = bool((w[~self.even] != 0).any())
-        return {"conv1.weight": ~self.even} if step == 2 else None
+        return MaskUpdate({"conv1.weight": ~self.even}) if step == 2 else None
 
 
 def test_a_mask_changed_by_a_hook_is_respected_by_the_next_optimizer_step() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pruning.storage import load_compact
+from pruning.deploy.storage import load_compact
 from trainables.config import (
     DataConfig,
     DenseConfig,

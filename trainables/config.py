@@ -53,7 +53,7 @@ class Recipe:
 @dataclass(frozen=True)
 class MeasureConfig:
     """How the measurement step times a trial's model against its dense baseline
-    (``pruning.latency``): warm-up calls, timed forwards per block, blocks, the throughput
+    (``pruning.deploy.latency``): warm-up calls, timed forwards per block, blocks, the throughput
     batch size, CPU threads (0: every core of the node, reserved for measuring), and whether
     masked models are also timed on sparse (CSR) kernels."""
 

@@ -1,5 +1,5 @@
 """Timing a finished trial's saved model against its dense baseline, as its own step after
-training (the latency protocol of ``pruning.latency``). Plain functions, no Ray and no
+training (the latency protocol of ``pruning.deploy.latency``). Plain functions, no Ray and no
 MLflow: the sweep's measurement stage and ``prune-sweep measure`` call them with a downloaded
 trial directory.
 
@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pruning.latency import TimingPlan, null_test, time_pruned
-from pruning.storage import load_compact
+from pruning.deploy.latency import TimingPlan, null_test, time_pruned
+from pruning.deploy.storage import load_compact
 from trainables.config import TrialConfig, from_dict
 from trainables.dense_cache import DenseCache
 from trainables.models import build_model
@@ -62,12 +62,12 @@ def load_saved_trial(directory: Path, storage: str) -> SavedTrial:
 def measure_saved_trial(trial: SavedTrial, plan: TimingPlan, sparse_kernels: bool = True
                         ) -> dict[str, float]:
     """Latency and throughput of the trial's model against its dense baseline, with spreads
-    and per-block speedups (``pruning.latency.time_pruned``); a masked model on CPU is also
+    and per-block speedups (``pruning.deploy.latency.time_pruned``); a masked model on CPU is also
     timed on sparse (CSR) kernels, autotuned per batch size."""
     sparse = None
     extra: dict[str, float] = {}
     if trial.masked and sparse_kernels and torch.device(plan.device).type == "cpu":
-        from pruning.sparse_exec import sparse_inference
+        from pruning.deploy.sparse_exec import sparse_inference
 
         sparse = {}
         for batch, key in ((1, "b1"), (plan.throughput_batch, "throughput")):

@@ -15,9 +15,10 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from pruning.methods.base import RETRAINING
 from trainables.config import Recipe, TrialConfig
 
-KINDS = ("finetune", "lr_rewind", "weight_rewind", "from_init")
+KINDS = RETRAINING  # defined with the method traits that name them
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,18 @@
-"""The method registry: every module of this package (but ``base``) is one method, registered
-under the module's name. Modules are imported when first asked for, so listing and checking
-methods costs no torch import. Plugins register more (``trainables.plugins``)."""
+"""The method registry: every public module of this package (but ``base``) is one method,
+registered under the module's name; ``_private`` modules are the family bases methods are
+assembled from. Modules are imported when first asked for, so listing and checking methods
+costs no torch import. Plugins register more (``trainables.plugins``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from pruning.methods.base import Budget, Method, MethodParams, PruneResult, parse_params
+from pruning.methods.base import Budget, Method, MethodParams, PruneResult, Traits, parse_params
 from pruning.registry import Registry
 
 METHODS: Registry[type[Method]] = Registry.package("pruning method", __name__, __file__,
                                                    exclude={"base"})
-PRUNERS = METHODS  # the name earlier releases documented for plugins
 
 
 def register(name: str):  # noqa: ANN201 - a class decorator
@@ -36,5 +36,5 @@ def make_method(name: str, params: Mapping[str, Any] | None, sparsity: float) ->
     return cls(parse_params(cls, params), sparsity)
 
 
-__all__ = ["METHODS", "PRUNERS", "Budget", "Method", "MethodParams", "PruneResult",
+__all__ = ["METHODS", "Budget", "Method", "MethodParams", "PruneResult", "Traits",
            "make_method", "method_class", "parse_params", "register"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pruning.dynamic_method import DynamicParams, DynamicSparseMethod
 from pruning.methods import register
+from pruning.methods._dynamic import DynamicParams, DynamicSparseMethod
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Dsr(DynamicSparseMethod):
         self.threshold = float(self.params.threshold)
 
     def update(self, step: int, model: Any, masks: dict[str, Any]) -> Any:
-        from pruning.regrowth import combine, grow_random, proportional_counts
+        from pruning.dynamic.regrowth import combine, grow_random, proportional_counts
 
         weights = self.weights(model, list(masks))
         active = sum(int(k.sum()) for k in masks.values())

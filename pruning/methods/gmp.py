@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pruning.methods import register
 from pruning.methods.base import Method, MethodContext, MethodParams, PruneResult
 from pruning.schedules import cubic
+
+if TYPE_CHECKING:
+    from pruning.masks import MaskUpdate
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,11 @@ class Gmp(Method):
     s_t = s_f (1 - (1 - (t - t_0) / (t_1 - t_0))^3) from 0 at step t_0 to the target s_f at
     t_1, masks recomputed by global magnitude every ``update_every`` steps (pruned weights stay
     pruned), then retraining continues at the target. Only steps at the target may supply the
-    best checkpoint."""
+    best checkpoint. Score ``magnitude``, allocation ``global``, the cubic schedule."""
 
     Params = GmpParams
+    score = "magnitude"
+    allocation = "global"
 
     def setup(self, r: int, ctx: MethodContext) -> None:
         total = ctx.total_steps
@@ -64,16 +69,18 @@ class Gmp(Method):
         return cubic(step, self.begin, self.end, self.sparsity)
 
     def after_step(self, step: int, model: Any, optimizer: Any,
-                   masks: dict[str, Any] | None) -> dict[str, Any] | None:
+                   masks: dict[str, Any] | None) -> MaskUpdate | None:
         due = step >= self.end or (step >= self.begin and (step - self.begin) % self.every == 0)
         target = self.target_at(step)
         if not due or target <= self.current:
             return None
-        from pruning import scores
-        from pruning.allocation import global_masks
+        from pruning.allocation import ALLOCATIONS
+        from pruning.masks import MaskUpdate
+        from pruning.scores import score
 
         self.current = target
-        return global_masks(scores.magnitude(model), target, alive=masks)
+        new = ALLOCATIONS.get(self.allocation)(score(self.score)(model, None), target, masks)
+        return MaskUpdate(new)
 
     def selectable(self, step: int) -> bool:
         return step >= self.end

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pruning.channel_method import ChannelMethod
 from pruning.methods import register
+from pruning.methods._channel import ChannelMethod
 
 
 @register("group_l1")

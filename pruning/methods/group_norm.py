@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pruning.channel_method import ChannelMethod, ChannelParams
 from pruning.methods import register
-from pruning.methods.base import MethodContext, PruneResult
+from pruning.methods._channel import ChannelMethod, ChannelParams
+from pruning.methods.base import MethodContext, PruneResult, Traits
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,14 @@ class GroupNormParams(ChannelParams):
 class GroupNorm(ChannelMethod):
     """Group-norm pruning (Fang et al. 2023, "DepGraph"; torch-pruning's ``GroupNormPruner``):
     round 1 trains the dense model for ``reg_epochs`` with the group sparsity penalty (see
-    ``pruning.group_regularizer``), which drives whole channel groups toward zero; round 2
+    ``pruning.channels.regularizer``), which drives whole channel groups toward zero; round 2
     removes the channels with the smallest group L2 norm to the parameter target and
     fine-tunes. The regularized round does not depend on the target, so it is cached and
     shared by every sparsity of a seed, like IMP's rounds; its epochs count in the budget."""
 
     Params = GroupNormParams
     score = "group_norm"
-    cache_rounds = True
+    traits = Traits(structured=True, resized_in_training=True, cache_rounds=True)
 
     def __init__(self, params: Any, sparsity: float) -> None:
         super().__init__(params, sparsity)
@@ -66,14 +66,14 @@ class GroupNorm(ChannelMethod):
                     ctx: MethodContext) -> PruneResult:
         if r > 0:
             return super().begin_round(r, model, masks, ctx)
-        from pruning.channel_groups import find_groups
+        from pruning.channels.groups import find_groups
 
         self.groups = find_groups(model, ctx.example_input.cpu(), ctx.ignored_layers)
         return PruneResult(model, None, structured=False)
 
     def after_backward(self, step: int, model: Any) -> None:
         if self.round == 0 and self.groups:
-            from pruning.group_regularizer import add_group_penalty
+            from pruning.channels.regularizer import add_group_penalty
 
             add_group_penalty(model, self.groups, self.params.reg, self.params.alpha)
 
@@ -83,6 +83,6 @@ class GroupNorm(ChannelMethod):
         return {"groups": [dataclasses.asdict(g) for g in self.groups or []]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        from pruning.channel_groups import ChannelGroup
+        from pruning.channels.groups import ChannelGroup
 
         self.groups = [ChannelGroup.from_dict(g) for g in state.get("groups", [])]

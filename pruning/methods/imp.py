@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pruning.methods import register
-from pruning.methods.base import MethodParams
+from pruning.methods.base import MethodParams, Traits
 from pruning.methods.lottery import Lottery
 from pruning.schedules import geometric_rounds
 
@@ -31,7 +31,7 @@ class Imp(Lottery):
     continues from the rounds a trial at 0.5 of the same seed already trained."""
 
     Params = ImpParams
-    cache_rounds = True
+    traits = Traits(retraining="weight_rewind", cache_rounds=True)
 
     def rounds(self) -> int:
         return len(geometric_rounds(self.sparsity, self.params.rate))

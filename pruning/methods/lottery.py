@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pruning.methods import register
-from pruning.methods.base import Method, MethodContext, PruneResult
+from pruning.methods._oneshot import OneShotMethod
+from pruning.methods.base import MethodContext, Traits
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @register("lottery")
-class Lottery(Method):
+class Lottery(OneShotMethod):
     """Lottery ticket with rewinding (Frankle & Carbin 2019; Frankle et al. 2020, "Linear Mode
     Connectivity and the Lottery Ticket Hypothesis"): a global magnitude mask from the trained
     dense model, every weight (BatchNorm included) rewound to theta_k, the dense weights after
@@ -17,15 +21,9 @@ class Lottery(Method):
     schedule from epoch k: T - k epochs, or the space's retraining epochs when it asks for
     equal budgets. k = 0 is the original lottery ticket."""
 
-    retraining = "weight_rewind"
+    traits = Traits(retraining="weight_rewind")
+    score = "magnitude"
+    allocation = "global"
 
-    def begin_round(self, r: int, model: Any, masks: dict[str, Any] | None,
-                    ctx: MethodContext) -> PruneResult:
-        from pruning import scores
-        from pruning.allocation import global_masks
-        from pruning.masks import apply_masks
-
-        new = global_masks(scores.magnitude(model), self.round_sparsity(r), alive=masks)
+    def restart(self, model: nn.Module, ctx: MethodContext) -> None:
         model.load_state_dict(ctx.dense_weights("rewind"))
-        apply_masks(model, new)
-        return PruneResult(model, new, structured=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pruning.methods import register
-from pruning.methods.base import Budget, MethodParams
+from pruning.methods.base import Budget, MethodParams, Traits
 from pruning.methods.magnitude import Magnitude
 
 
@@ -14,7 +14,7 @@ class LrRewind(Magnitude):
     final weights kept, and the dense run's learning-rate schedule over its last E epochs
     replayed (E = the retraining epochs)."""
 
-    retraining = "lr_rewind"
+    traits = Traits(retraining="lr_rewind")
 
     @classmethod
     def check(cls, params: MethodParams, budget: Budget) -> None:

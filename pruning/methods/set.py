@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from pruning.dynamic_method import DynamicParams, DynamicSparseMethod
 from pruning.methods import register
+from pruning.methods._dynamic import DynamicParams, DynamicSparseMethod
 
 
 @dataclass(frozen=True)
@@ -22,15 +21,9 @@ class Set(DynamicSparseMethod):
     update (once per epoch by default) each layer drops the fraction zeta of its active
     connections closest to zero (the smallest positive and largest negative weights, i.e. the
     smallest magnitudes) and regrows as many at random inactive positions, starting at zero.
-    Per-layer counts never change."""
+    Per-layer counts never change. Grow score ``random``, drop schedule ``constant``."""
 
     Params = SetParams
     paper_interval = None
-
-    def update(self, step: int, model: Any, masks: dict[str, Any]) -> Any:
-        from pruning.regrowth import combine, drop_lowest, grow_random
-
-        counts = self.drop_counts(masks, self.params.drop_fraction)
-        weights = self.weights(model, list(masks))
-        after = drop_lowest({n: w.abs() for n, w in weights.items()}, masks, counts)
-        return combine(after, grow_random(after, counts, self.generator))
+    grow_score = "random"
+    drop_schedule = "constant"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pruning.channel_method import ChannelMethod, ChannelParams
 from pruning.methods import register
-from pruning.methods.base import MethodContext, PruneResult
+from pruning.methods._channel import ChannelMethod, ChannelParams
+from pruning.methods.base import MethodContext, PruneResult, Traits
+
+if TYPE_CHECKING:
+    from pruning.masks import MaskUpdate
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class Sfp(ChannelMethod):
     Params = SfpParams
     score = "l2_folded"
     # Trains at full size (zeroed filters); finalize returns the physically smaller network.
-    structured = False
+    traits = Traits(structured=True, resized_in_training=False)
 
     def __init__(self, params: Any, sparsity: float) -> None:
         super().__init__(params, sparsity)
@@ -69,9 +72,9 @@ class Sfp(ChannelMethod):
         self.steps_per_epoch = 1
 
     def _zero(self, model: Any) -> dict[str, list[int]]:
-        from pruning.channel_allocation import lowest
-        from pruning.channel_groups import soft_zero
-        from pruning.channel_scores import CHANNEL_SCORES
+        from pruning.channels.allocation import lowest
+        from pruning.channels.groups import soft_zero
+        from pruning.channels.scores import CHANNEL_SCORES
 
         score = CHANNEL_SCORES[self.score]
         scores = {g.name: score(model, g) for g in self.groups if g.name in self.kept}
@@ -114,7 +117,7 @@ class Sfp(ChannelMethod):
 
     def begin_round(self, r: int, model: Any, masks: dict[str, Any] | None,
                     ctx: MethodContext) -> PruneResult:
-        from pruning.surgery import plan_channels
+        from pruning.channels.surgery import plan_channels
 
         plan = plan_channels(model, self.sparsity, ctx.example_input, ctx.ignored_layers,
                              self.options())
@@ -124,7 +127,7 @@ class Sfp(ChannelMethod):
         self.zeroed = self._zero(model)
         masks = None
         if self.params.hard_fraction > 0 and self.hard_from == 0:  # hard from the start
-            from pruning.channel_groups import silence
+            from pruning.channels.groups import silence
 
             silence(model, self.groups, self.zeroed)
             masks = self._silencing_masks(model, self.zeroed)
@@ -133,20 +136,22 @@ class Sfp(ChannelMethod):
         return PruneResult(model, masks, structured=False, info=info)
 
     def end_epoch(self, epoch: int, model: Any, masks: dict[str, Any] | None
-                  ) -> dict[str, Any] | None:
+                  ) -> MaskUpdate | None:
         if epoch > self.hard_from:
             return None  # hard phase: the set is fixed and the masks hold it
         chosen = self._zero(model)
         self.switches += sum(len(set(v) - set(self.zeroed.get(k, ()))) for k, v in chosen.items())
         self.zeroed = chosen
         if epoch == self.hard_from and self.params.hard_fraction > 0:
-            return self._silencing_masks(model, chosen)
+            from pruning.masks import MaskUpdate
+
+            return MaskUpdate(self._silencing_masks(model, chosen))
         return None
 
     def finalize(self, model: Any, masks: dict[str, Any] | None,
                  ctx: MethodContext) -> PruneResult:
         """Remove, physically, the filters zeroed in the selected checkpoint."""
-        from pruning.channel_groups import layer_widths, remove_channels
+        from pruning.channels.groups import layer_widths, remove_channels
 
         device = next(model.parameters()).device
         model = model.cpu().eval()
@@ -165,7 +170,7 @@ class Sfp(ChannelMethod):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if not state:
             return
-        from pruning.channel_groups import ChannelGroup
+        from pruning.channels.groups import ChannelGroup
 
         self.groups = [ChannelGroup.from_dict(g) for g in state["groups"]]
         self.kept = dict(state["kept"])

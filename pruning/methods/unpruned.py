@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pruning.methods import register
-from pruning.methods.base import Method
+from pruning.methods.base import Method, Traits
 
 
 @register("unpruned")
@@ -12,4 +12,4 @@ class Unpruned(Method):
     "pruning beat dense" can be told apart from "more training helped" (Blalock et al. 2020;
     Renda et al. 2020). A sweep adds one such cell per seed whatever its sparsities."""
 
-    unpruned = True
+    traits = Traits(fixed_sparsity=0.0)

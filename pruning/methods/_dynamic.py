@@ -1,19 +1,25 @@
-"""What every dynamic sparse training method shares: it trains a sparse
-network from the dense run's initial weights (theta_0) for the dense run's budget, at a fixed
-parameter count, and every ``update_every`` optimizer steps drops connections and regrows as
-many elsewhere (``pruning.regrowth``). Torch-free at import (see ``pruning.methods.base``).
+"""What every dynamic sparse training method shares: it trains a sparse network from the
+dense run's initial weights (theta_0) for the dense run's budget, at a fixed parameter count,
+and every ``update_every`` optimizer steps drops connections and regrows as many elsewhere
+(``pruning.dynamic.regrowth``). Torch-free at import (see ``pruning.methods.base``).
 
-Subclasses say how many to drop and where to regrow in ``update``."""
+A method names its parts: ``grow_score`` (``random`` or ``gradient``) and ``drop_schedule``
+(``constant`` or ``cosine``); connections are dropped by smallest magnitude. SET is
+(random, constant), RigL is (gradient, cosine). A method whose drop rule is not a fraction
+(DSR's adaptive threshold) overrides ``update``. ``static`` is the same start with no update
+at all."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pruning.methods.base import Method, MethodContext, MethodParams, PruneResult
+from pruning.allocation import DENSITIES
+from pruning.methods.base import Method, MethodContext, MethodParams, PruneResult, Traits
 
-ALLOCATIONS = ("uniform", "erk")
+if TYPE_CHECKING:
+    from pruning.masks import MaskUpdate
 
 
 @dataclass(frozen=True)
@@ -31,8 +37,8 @@ class DynamicParams(MethodParams):
     end: float = 1.0
 
     def check(self) -> None:
-        if self.allocation not in ALLOCATIONS:
-            raise ValueError(f"allocation: must be one of {', '.join(ALLOCATIONS)}, got "
+        if self.allocation not in DENSITIES:
+            raise ValueError(f"allocation: must be one of {', '.join(DENSITIES)}, got "
                              f"{self.allocation!r}")
         if not 0.0 < self.drop_fraction < 1.0:
             raise ValueError(f"drop_fraction: must be in (0, 1), got {self.drop_fraction:g}")
@@ -48,14 +54,11 @@ class DynamicSparseMethod(Method):
     sparsity, so every epoch may supply the best checkpoint."""
 
     Params: ClassVar[type[MethodParams]] = DynamicParams
-    start_from: ClassVar[str] = "init"
-    retraining: ClassVar[str] = "from_init"
-    dynamic: ClassVar[bool] = True
+    traits: ClassVar[Traits] = Traits(start_from="init", retraining="from_init", dynamic=True)
+    grow_score: ClassVar[str] = "random"
+    drop_schedule: ClassVar[str] = "constant"
     # The paper's interval between updates, in optimizer steps (None: once per epoch).
     paper_interval: ClassVar[int | None] = 100
-
-    def dense_epochs_used(self, dense_epochs: int, rewind_epoch: int) -> int:
-        return 0  # only theta_0 is used: the dense run's training is not part of the result
 
     def check_model(self, model: Any, example_input: Any, ignored: list[Any]) -> None:
         """Raise ValueError (one line) for a model these parameters cannot sparsify."""
@@ -80,6 +83,7 @@ class DynamicSparseMethod(Method):
 
         self.every = self.interval(ctx)
         self.end_step = math.floor(self.params.end * ctx.total_steps)
+        self.grads: dict[str, Any] | None = None
         # Its own stream (saved in the checkpoint), seeded from the trial's.
         self.generator = torch.Generator().manual_seed(
             int(torch.randint(0, 2**62, (1,), generator=ctx.generator)))
@@ -102,15 +106,45 @@ class DynamicSparseMethod(Method):
         """Whether the connectivity is updated after optimizer step ``step``."""
         return step < self.end_step and step % self.every == 0
 
+    def drop_fraction(self, step: int) -> float:
+        """The fraction of each layer's active connections the update at ``step`` drops."""
+        if self.drop_schedule == "cosine":
+            from pruning.schedules import cosine_decay
+
+            return cosine_decay(step, self.end_step, self.params.drop_fraction)
+        return self.params.drop_fraction
+
+    def after_backward(self, step: int, model: Any) -> None:
+        # The dense gradient is read only on update steps, right after backward (before
+        # pruned gradients are masked), so other steps cost what a masked step costs.
+        if self.grow_score != "gradient" or not self.due(step):
+            return
+        from pruning.measure import prunable_weights
+
+        self.grads = {n: p.grad.detach().abs().clone() for n, p in prunable_weights(model)
+                      if p.grad is not None}
+
     def after_step(self, step: int, model: Any, optimizer: Any,
-                   masks: dict[str, Any] | None) -> Any:
+                   masks: dict[str, Any] | None) -> MaskUpdate | None:
         if masks is None or not self.due(step):
             return None
         return self.update(step, model, masks)
 
-    def update(self, step: int, model: Any, masks: dict[str, Any]) -> Any:
-        """The ``MaskUpdate`` after step ``step``."""
-        raise NotImplementedError
+    def update(self, step: int, model: Any, masks: dict[str, Any]) -> MaskUpdate | None:
+        """The update after step ``step``: drop ``drop_fraction(step)`` of each layer's active
+        connections with the smallest magnitude, regrow as many by ``grow_score``."""
+        from pruning.dynamic.regrowth import combine, drop_lowest, grow_highest, grow_random
+
+        if self.grow_score == "gradient":
+            grads, self.grads = self.grads, None
+            if grads is None:
+                return None
+        counts = self.drop_counts(masks, self.drop_fraction(step))
+        weights = self.weights(model, list(masks))
+        after = drop_lowest({n: w.abs() for n, w in weights.items()}, masks, counts)
+        if self.grow_score == "gradient":
+            return combine(after, grow_highest(grads, after, counts))
+        return combine(after, grow_random(after, counts, self.generator))
 
     @staticmethod
     def weights(model: Any, names: list[str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from pruning.channel_groups import ChannelGroup
+from pruning.channels.groups import ChannelGroup
 
 
 def _filters(model: nn.Module, layer: str) -> torch.Tensor:
@@ -92,6 +92,32 @@ def group_norm(model: nn.Module, group: ChannelGroup) -> torch.Tensor:
     return torch.stack(parts).sum(0).sqrt()
 
 
+def taylor(model: nn.Module, group: ChannelGroup) -> torch.Tensor:
+    """Molchanov et al. 2019 ("Importance Estimation for Neural Network Pruning"), first-order
+    Taylor importance on the gradients the model's parameters hold (one minibatch's
+    ``loss.backward()``): ``(sum of g * w)^2`` over the parameters that write the channel, the
+    producers' filter weights and biases and the BatchNorm gamma and beta: the squared
+    first-order change of the loss when they are all zeroed, which silences the channel. The
+    readers' input slices are left out: they read a channel that is already zero, so counting
+    them would count one removal twice. The ``taylor`` method averages this over calibration
+    batches (``pruning.channels.taylor``); without gradients it raises ValueError."""
+    modules = dict(model.named_modules())
+    total = None
+    for layer in (*group.producers, *group.norms):
+        for attr in ("weight", "bias"):
+            p = getattr(modules[layer], attr, None)
+            if p is None:
+                continue
+            if p.grad is None:
+                raise ValueError(f"taylor: {layer}.{attr} has no gradient: the criterion reads "
+                                 "those of a backward pass (the taylor method's calibration)")
+            part = (p.grad.detach() * p.detach()).float().reshape(group.size, -1).sum(1)
+            total = part if total is None else total + part
+    if total is None:
+        raise ValueError(f"taylor: group {group.name!r} has no parameters")
+    return total.pow(2).cpu()
+
+
 CHANNEL_SCORES: dict[str, Callable[[nn.Module, ChannelGroup], torch.Tensor]] = {
     "l1_filter": l1_filter,
     "l2_filter": l2_filter,
@@ -99,4 +125,5 @@ CHANNEL_SCORES: dict[str, Callable[[nn.Module, ChannelGroup], torch.Tensor]] = {
     "fpgm": fpgm,
     "group_l1": group_l1,
     "group_norm": group_norm,
+    "taylor": taylor,
 }

@@ -74,11 +74,6 @@ def save_sparse(state: dict[str, torch.Tensor], path: str | Path) -> int:
     return _atomic_save(encode_sparse(state), path)
 
 
-def load_sparse(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a sparse-format file back into a state dict."""
-    return decode_sparse(torch.load(path, map_location="cpu", weights_only=True))
-
-
 VALUE_DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
 
 

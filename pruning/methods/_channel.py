@@ -1,7 +1,7 @@
 """What every structured (channel-removing) method shares: its options and its one-shot round.
 
-A structured method is a channel criterion (``pruning.channel_scores``), an allocation across
-layers (``pruning.channel_allocation``) and surgery (``pruning.surgery``); its parameters
+A structured method is a channel criterion (``pruning.channels.scores``), an allocation across
+layers (``pruning.channels.allocation``) and surgery (``pruning.channels.surgery``); its parameters
 choose the allocation, channel counts in multiples of ``round_to``, a protected minimum per
 layer, and layers whose filters all stay. Torch-free at import (see ``pruning.methods.base``).
 """
@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pruning.methods.base import Method, MethodContext, MethodParams, PruneResult
-
-ALLOCATIONS = ("uniform", "global")
+from pruning.channels import CHANNEL_ALLOCATIONS
+from pruning.methods.base import Method, MethodContext, MethodParams, PruneResult, Traits
 
 
 @dataclass(frozen=True)
@@ -30,8 +29,9 @@ class ChannelParams(MethodParams):
     exclude: tuple[str, ...] = ()
 
     def check(self) -> None:
-        if self.allocation not in ALLOCATIONS:
-            raise ValueError(f"allocation: must be one of {', '.join(ALLOCATIONS)}, got "
+        if self.allocation not in CHANNEL_ALLOCATIONS:
+            raise ValueError(f"allocation: must be one of {', '.join(CHANNEL_ALLOCATIONS)}, "
+                             f"got "
                              f"{self.allocation!r}")
         if self.round_to < 1:
             raise ValueError(f"round_to: must be at least 1, got {self.round_to}")
@@ -48,12 +48,12 @@ class ChannelMethod(Method):
     Subclasses name their criterion in ``score``."""
 
     Params: ClassVar[type[MethodParams]] = ChannelParams
-    structured: ClassVar[bool] = True
+    traits: ClassVar[Traits] = Traits(structured=True, resized_in_training=True)
     score: ClassVar[str] = "l1_filter"
 
     def options(self, score: str | None = None) -> Any:
         """The surgery options these parameters ask for."""
-        from pruning.surgery import ChannelOptions
+        from pruning.channels.surgery import ChannelOptions
 
         p = self.params
         return ChannelOptions(score=score or self.score, allocation=p.allocation,
@@ -63,8 +63,8 @@ class ChannelMethod(Method):
     def check_model(self, model: Any, example_input: Any, ignored: list[Any]) -> None:
         """Raise ValueError (one line) when this model cannot be pruned to the target with
         these parameters: an exclusion naming no layer, or a sparsity out of reach."""
-        from pruning.channel_groups import unmatched_patterns
-        from pruning.surgery import plan_channels
+        from pruning.channels.groups import unmatched_patterns
+        from pruning.channels.surgery import plan_channels
 
         unknown = unmatched_patterns(model, self.params.exclude)
         if unknown:
@@ -77,7 +77,7 @@ class ChannelMethod(Method):
 
     def begin_round(self, r: int, model: Any, masks: dict[str, Any] | None,
                     ctx: MethodContext) -> PruneResult:
-        from pruning.surgery import prune_to_sparsity
+        from pruning.channels.surgery import prune_to_sparsity
 
         pruned, info, _ = prune_to_sparsity(model, self.sparsity, ctx.example_input,
                                             ctx.ignored_layers, self.options())

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from pruning.channel_groups import ChannelGroup
-from pruning.channel_scores import group_norm
+from pruning.channels.groups import ChannelGroup
+from pruning.channels.scores import group_norm
 
 
 @torch.no_grad()

@@ -8,19 +8,10 @@ regrown weights start at zero, which the training loop's ``Masks.replace`` enfor
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
-
-@dataclass
-class MaskUpdate:
-    """New masks, and the positions that (re)start from zero with fresh optimizer state:
-    those newly active, plus any dropped and regrown in the same update (RigL may regrow a
-    connection it just dropped; it restarts at zero as in the paper's code)."""
-
-    masks: dict[str, torch.Tensor]
-    grown: dict[str, torch.Tensor]
+from pruning.masks import MaskUpdate
 
 
 def drop_lowest(scores: dict[str, torch.Tensor], masks: dict[str, torch.Tensor],

@@ -123,7 +123,7 @@ def time_pruned(dense: nn.Module, pruned: nn.Module, input_shape: tuple[int, ...
     batch 1 and at the throughput batch: ``latency_ms_b1`` (+ ``_spread``, ``_dense``),
     ``throughput`` (+ ``_spread``, ``_dense``), ``speedup_b1`` and ``speedup_throughput`` with
     ``_min``/``_max`` over blocks. ``sparse`` maps a batch size to the masked model on sparse
-    kernels (``pruning.sparse_exec.sparse_inference``), timed in the same blocks:
+    kernels (``pruning.deploy.sparse_exec.sparse_inference``), timed in the same blocks:
     ``latency_ms_b1_sparse``, ``throughput_sparse``, ``sparse_ratio_b1`` and
     ``sparse_ratio_throughput`` (+ ``_min``/``_max``), and ``speedup_sparse`` /
     ``speedup_sparse_throughput`` only where sparse kernels were faster in every block."""

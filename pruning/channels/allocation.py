@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
-from pruning.channel_groups import ChannelGroup, ParamCounter
-from pruning.channel_method import ALLOCATIONS
+from pruning.channels import CHANNEL_ALLOCATIONS
+from pruning.channels.groups import ChannelGroup, ParamCounter
 
 TOLERANCE = 0.005  # half a percentage point of parameter sparsity
 _BISECTIONS = 60
@@ -72,8 +72,8 @@ def allocate(
 ) -> Allocation:
     """Kept channels per group reaching parameter sparsity ``target`` within ``tolerance``;
     raises ``UnreachableError`` (one line) when no allocation gets there."""
-    if allocation not in ALLOCATIONS:
-        raise ValueError(f"allocation must be one of {', '.join(ALLOCATIONS)}, got "
+    if allocation not in CHANNEL_ALLOCATIONS:
+        raise ValueError(f"allocation must be one of {', '.join(CHANNEL_ALLOCATIONS)}, got "
                          f"{allocation!r}")
     live = [g for g in groups if g.name not in excluded]
     floor = {g.name: max(1, round_to, math.ceil(min_keep * g.size)) for g in live}

@@ -1,7 +1,7 @@
 """Channel surgery to a parameter sparsity: score, allocate, remove, in one pass.
 
 The channel groups are traced once, scored once, the allocation is solved on the closed-form
-parameter count (``pruning.channel_allocation``), and torch-pruning removes the chosen channels
+parameter count (``pruning.channels.allocation``), and torch-pruning removes the chosen channels
 once, from one copy. Earlier releases bisected on the channel ratio by pruning a fresh deep
 copy per step (about 23 s at width 1/8); this takes well under a second (docs/benchmarks.md)."""
 
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from pruning.channel_allocation import TOLERANCE, Allocation, allocate
-from pruning.channel_groups import (
+from pruning.channels.allocation import TOLERANCE, Allocation, allocate
+from pruning.channels.groups import (
     ChannelGroup,
     ParamCounter,
     dependency_graph,
@@ -25,7 +25,7 @@ from pruning.channel_groups import (
     layer_widths,
     remove_channels,
 )
-from pruning.channel_scores import CHANNEL_SCORES
+from pruning.channels.scores import CHANNEL_SCORES
 from pruning.measure import count_prunable
 
 __all__ = ["TOLERANCE", "ChannelOptions", "ChannelPlan", "plan_channels", "prune_to_sparsity"]
@@ -78,17 +78,22 @@ def plan_channels(
     example_input: torch.Tensor,
     ignored: Sequence[nn.Module],
     options: ChannelOptions,
+    scores: Mapping[str, torch.Tensor] | None = None,
 ) -> ChannelPlan:
     """Which channels of ``model`` to remove so its parameter sparsity is within 0.5 points of
-    ``target`` (``UnreachableError`` when it cannot be)."""
+    ``target`` (``UnreachableError`` when it cannot be). ``scores``: the importance of every
+    group's channels by group name, computed beforehand (data-aware criteria such as
+    ``taylor``, whose gradients the method computes at its round start); the criterion named
+    in ``options`` is then not called."""
     started = time.perf_counter()
     model = model.cpu().eval()
     x = example_input[:1].cpu()
     groups = find_groups(model, x, ignored, graph=dependency_graph(model, x))
     counter = ParamCounter(model, groups)
-    score = CHANNEL_SCORES[options.score]
     excluded = frozenset(excluded_groups(groups, options.exclude))
-    scores = {g.name: score(model, g) for g in groups if g.name not in excluded}
+    if scores is None:
+        score = CHANNEL_SCORES[options.score]
+        scores = {g.name: score(model, g) for g in groups if g.name not in excluded}
     alloc = allocate(groups, counter, scores, target, allocation=options.allocation,
                      round_to=options.round_to, min_keep=options.min_keep, excluded=excluded)
     return ChannelPlan(groups, alloc, excluded, counter.dense, time.perf_counter() - started)
@@ -100,11 +105,14 @@ def prune_to_sparsity(
     example_input: torch.Tensor,
     ignored: Sequence[nn.Module],
     options: ChannelOptions | None = None,
+    scores: Mapping[str, torch.Tensor] | None = None,
 ) -> tuple[nn.Module, dict[str, float], ChannelPlan]:
     """A copy of ``model`` with channels physically removed to parameter sparsity ``target``
-    (within 0.5 points), the facts to log, and the plan it followed."""
+    (within 0.5 points), the facts to log, and the plan it followed (``scores``: see
+    ``plan_channels``)."""
     started = time.perf_counter()
-    plan = plan_channels(model, target, example_input, ignored, options or ChannelOptions())
+    plan = plan_channels(model, target, example_input, ignored, options or ChannelOptions(),
+                         scores)
     pruned = apply_plan(model, plan, example_input)
     info = plan.info(layer_widths(pruned, plan.groups))
     reached = 1.0 - count_prunable(pruned) / plan.dense_params
