@@ -131,19 +131,20 @@ def _at_smoke_scale(spec: SweepSpec, name: str, description: str, dense_epochs: 
     )
 
 
-_FILTER_METHODS = ("structured", "group_l1", "fpgm", "sfp", "group_norm", "magnitude", "unpruned")
+_FILTER_METHODS = ("structured", "group_l1", "fpgm", "taylor", "sfp", "group_norm", "magnitude",
+                   "unpruned")
 
 
 @SPACES.register("filters")
 def filters() -> SweepSpec:
     """The structured family the structured-pruning review this project builds on compares:
-    Li et al.'s L1 filters, group L1, FPGM, soft filter pruning and group-norm regularization,
-    at equal parameter sparsity and equal fine-tuning epochs, beside unstructured magnitude and
-    the unpruned control."""
+    Li et al.'s L1 filters, group L1, FPGM, first-order Taylor importance (Molchanov et al.
+    2019), soft filter pruning and group-norm regularization, at equal parameter sparsity and
+    equal fine-tuning epochs, beside unstructured magnitude and the unpruned control."""
     return SweepSpec(
         name="filters",
-        description="Structured family (structured, group_l1, fpgm, sfp, group_norm) + "
-                    "magnitude and unpruned, 4 sparsities x 3 seeds",
+        description="Structured family (structured, group_l1, fpgm, taylor, sfp, group_norm) "
+                    "+ magnitude and unpruned, 4 sparsities x 3 seeds",
         methods=_FILTER_METHODS,
         sparsities=(0.3, 0.5, 0.7, 0.9),
         seeds=(42, 123, 456),
@@ -167,20 +168,23 @@ def filters_smoke() -> SweepSpec:
         "epochs, one seed", dense_epochs=2, sparsities=(0.5, 0.9))
 
 
-_DYNAMIC_METHODS = ("dsr", "set", "rigl", "magnitude", "gmp", "random", "unpruned")
+_DYNAMIC_METHODS = ("dsr", "set", "rigl", "snip", "static", "magnitude", "lamp", "gmp",
+                    "random", "unpruned")
 
 
 @SPACES.register("dynamic")
 def dynamic() -> SweepSpec:
     """Dynamic sparse training (Mostafa & Wang 2019, Mocanu et al. 2018, Evci et al. 2020):
-    DSR, SET and RigL train sparse from theta_0 for the dense run's epochs, beside one-shot
-    magnitude, gradual magnitude, the random mask and the unpruned control, each on its own
-    budget (``epochs_total`` in the report: the sparse trainers use T epochs, the others T plus
+    DSR, SET and RigL train sparse from theta_0 for the dense run's epochs, beside the
+    sparse trainers without mask updates (SNIP's mask at theta_0, Lee et al. 2019, and the
+    fixed random ERK mask, ``static``), one-shot magnitude and LAMP (Lee et al. 2021), gradual
+    magnitude, the random mask and the unpruned control, each on its own budget
+    (``epochs_total`` in the report: the sparse trainers use T epochs, the others T plus
     their retraining)."""
     return SweepSpec(
         name="dynamic",
-        description="Dynamic sparse training (dsr, set, rigl) beside magnitude, gmp, random "
-                    "and unpruned, 3 sparsities x 3 seeds",
+        description="Dynamic sparse training (dsr, set, rigl) beside snip, static, "
+                    "magnitude, lamp, gmp, random and unpruned, 3 sparsities x 3 seeds",
         methods=_DYNAMIC_METHODS,
         sparsities=(0.8, 0.9, 0.95),
         seeds=(42, 123, 456),

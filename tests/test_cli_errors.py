@@ -104,7 +104,7 @@ CASES = [
      "group_l1 at sparsity 0.5: exclude: 'layer9.conv1' names no Conv2d or Linear layer"),
     (["sensitivity", "rewinding-smoke"],
      "space 'rewinding-smoke' has no structured method (fpgm, group_l1, group_norm, sfp, "
-     "structured)"),
+     "structured, taylor)"),
     (["sensitivity", "smoke", "--ratios", "0.5,1"], "--ratios: 1 is outside (0, 1)"),
     (["sensitivity", "nope"], "unknown space 'nope'"),
     ([*SMOKE, "--methods", "rigl", "--method-param", "rigl.drop_fraction=1"],
@@ -133,6 +133,24 @@ CASES = [
     (["run", "--space", "{no_layers}"],
      "rigl at sparsity 0.9: allocation erk: the model has no prunable (Conv2d or Linear) "
      "layers"),
+    ([*SMOKE, "--methods", "nm", "--sparsities", "0.5", "--method-param", "nm.n=4"],
+     "--method-param nm.n: must be within 1..3 (below m = 4), got 4"),
+    ([*SMOKE, "--methods", "nm", "--sparsities", "0.5", "--method-param", "nm.m=128"],
+     "--method-param nm.m: must be within 2..64, got 128"),
+    ([*SMOKE, "--methods", "nm", "--sparsities", "0.7"],
+     "nm: sparsity 0.7: 2:4 sparsity is 0.5; set sparsities to 0.5 for nm"),
+    ([*SMOKE, "--methods", "nm", "--sparsities", "0.5", "--method-param", "nm.n=1"],
+     "nm: sparsity 0.5: 1:4 sparsity is 0.75; set sparsities to 0.75 for nm"),
+    ([*SMOKE, "--methods", "snip", "--method-param", "snip.batches=0"],
+     "--method-param snip.batches: must be at least 1, got 0"),
+    ([*SMOKE, "--methods", "taylor", "--method-param", "taylor.batches=0"],
+     "--method-param taylor.batches: must be at least 1, got 0"),
+    ([*SMOKE, "--methods", "static", "--method-param", "static.allocation=global"],
+     "--method-param static.allocation: must be one of uniform, erk, got 'global'"),
+    ([*SMOKE, "--methods", "static", "--method-param", "static.drop_fraction=0.3"],
+     "--method-param static: unknown parameter 'drop_fraction' (known: allocation)"),
+    ([*SMOKE, "--methods", "lamp", "--method-param", "lamp.allocation=erk"],
+     "--method-param lamp: unknown parameter 'allocation' (known: none)"),
 ]
 
 

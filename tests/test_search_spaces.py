@@ -10,8 +10,9 @@ import search_spaces
 from search_spaces.loader import SpaceError
 from search_spaces.validation import validate
 
-METHODS = ["dsr", "fpgm", "gmp", "group_l1", "group_norm", "imp", "lottery", "lr_rewind",
-           "magnitude", "random", "rigl", "set", "sfp", "structured", "unpruned"]
+METHODS = ["dsr", "fpgm", "gmp", "group_l1", "group_norm", "imp", "lamp", "lottery", "lr_rewind",
+           "magnitude", "nm", "random", "rigl", "set", "sfp", "snip", "static", "structured",
+           "taylor", "unpruned"]
 DATASETS = ["cifar10", "fashion_mnist", "synthetic"]
 
 
@@ -38,7 +39,8 @@ def test_named_spaces_match_design() -> None:
     assert (quick.dense.epochs, quick.finetune.epochs) == (30, 15)
     # Dynamic sparse training trains from theta_0 with the dense recipe, all of its epochs.
     dynamic = search_spaces.load("dynamic")
-    for method in ("dsr", "set", "rigl"):
+    assert {"snip", "static", "lamp"} <= set(dynamic.methods)
+    for method in ("dsr", "set", "rigl", "snip", "static"):
         assert dynamic.finetune_for(method).epochs == dynamic.dense.epochs == 160
         assert dynamic.finetune_for(method).lr == dynamic.dense.lr
     assert search_spaces.load("dynamic-smoke").finetune_for("rigl").epochs == 3
