@@ -141,6 +141,9 @@ CASES = [
      "nm: sparsity 0.7: 2:4 sparsity is 0.5; set sparsities to 0.5 for nm"),
     ([*SMOKE, "--methods", "nm", "--sparsities", "0.5", "--method-param", "nm.n=1"],
      "nm: sparsity 0.5: 1:4 sparsity is 0.75; set sparsities to 0.75 for nm"),
+    ([*SMOKE, "--methods", "random", "--method-param", "random.allocation=layerwise"],
+     "--method-param random.allocation: must be one of erk, global, matched, uniform, got "
+     "'layerwise'"),
     ([*SMOKE, "--methods", "snip", "--method-param", "snip.batches=0"],
      "--method-param snip.batches: must be at least 1, got 0"),
     ([*SMOKE, "--methods", "taylor", "--method-param", "taylor.batches=0"],
