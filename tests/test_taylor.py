@@ -19,9 +19,9 @@ from pruning.channels.taylor import taylor_importance
 from pruning.measure import count_prunable, measured_sparsity
 from pruning.methods import make_method, method_class, parse_params
 from pruning.methods.base import MethodContext
+from tests.test_channel_pruning import _model as _resnet
 from trainables.calibration import calibration_source
 from trainables.data import DataSplits
-from trainables.models import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 X = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
@@ -101,20 +101,6 @@ def test_scoring_leaves_the_models_weights_statistics_and_gradients_alone() -> N
     _one_shot(model, 0.5, seed=0)
     for k, v in before.items():
         assert torch.equal(model.state_dict()[k], v), k
-
-
-def _resnet(width: float, seed: int = 0) -> nn.Module:
-    """A ResNet18 with random BatchNorm statistics and affine parameters (as in
-    test_channel_pruning)."""
-    torch.manual_seed(seed)
-    model = build_model("resnet18", width=width).eval()
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-1, 1)
-            m.running_var.uniform_(0.5, 2)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-    return model
 
 
 def _splits(n: int = 48) -> DataSplits:

@@ -68,7 +68,7 @@ def run_earlier_rounds(trial: TrialRun, state: dict | None) -> tuple[nn.Module, 
         trial.counts["rounds_trained"] += 1
         model, masks = loop.model, loop.masks.cpu() if loop.masks is not None else None
         if rp.index >= len(trial.rounds):
-            trial.rounds.append(_round_metrics(rp, loop))
+            trial.rounds.append(_round_metrics(rp, loop, masks or {}))
             trial.log_round(rp.index, trial.rounds[rp.index])
     return model, masks
 
@@ -131,8 +131,10 @@ def _train_round(trial: TrialRun, rp: RoundPlan, model: nn.Module, masks: Masks 
     return loop
 
 
-def _round_metrics(rp: RoundPlan, loop: TrainingLoop) -> dict[str, float]:
-    kept = loop.masks.cpu() if loop.masks is not None else {}
+def _round_metrics(rp: RoundPlan, loop: TrainingLoop,
+                   kept: Masks | None = None) -> dict[str, float]:
+    if kept is None:
+        kept = loop.masks.cpu() if loop.masks is not None else {}
     return {"round": rp.index + 1, "sparsity": mask_sparsity(kept),
             "best_val_acc": loop.best_acc, "epochs": loop.epoch, "steps": loop.step}
 
@@ -140,4 +142,4 @@ def _round_metrics(rp: RoundPlan, loop: TrainingLoop) -> dict[str, float]:
 def _publish(loop: TrainingLoop, rp: RoundPlan, entry: RoundCache) -> None:
     weights = {k: v.detach().cpu().contiguous() for k, v in loop.model.state_dict().items()}
     kept = loop.masks.cpu() if loop.masks is not None else {}
-    entry.write({"weights": weights, "masks": kept}, _round_metrics(rp, loop))
+    entry.write({"weights": weights, "masks": kept}, _round_metrics(rp, loop, kept))

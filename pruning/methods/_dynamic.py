@@ -79,12 +79,16 @@ class DynamicSparseMethod(Method):
         return max(1, min(self.paper_interval, ctx.total_steps // 20))
 
     def setup(self, r: int, ctx: MethodContext) -> None:
-        import torch
-
         self.every = self.interval(ctx)
         self.end_step = math.floor(self.params.end * ctx.total_steps)
         self.grads: dict[str, Any] | None = None
-        # Its own stream (saved in the checkpoint), seeded from the trial's.
+        self.seed_stream(ctx)
+
+    def seed_stream(self, ctx: MethodContext) -> None:
+        """The method's own random stream (saved in the checkpoint), seeded from the trial's:
+        the random start mask, then random regrowth."""
+        import torch
+
         self.generator = torch.Generator().manual_seed(
             int(torch.randint(0, 2**62, (1,), generator=ctx.generator)))
 

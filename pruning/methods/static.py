@@ -4,15 +4,12 @@ dynamic sparse training)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pruning.allocation import DENSITIES
 from pruning.methods import register
 from pruning.methods._dynamic import DynamicSparseMethod
 from pruning.methods.base import MethodContext, MethodParams, PruneResult, Traits
-
-if TYPE_CHECKING:
-    from pruning.masks import MaskUpdate
 
 
 @dataclass(frozen=True)
@@ -40,12 +37,8 @@ class Static(DynamicSparseMethod):
     traits: ClassVar[Traits] = Traits(start_from="init", retraining="from_init")
 
     def setup(self, r: int, ctx: MethodContext) -> None:
-        import torch
-
         self.every, self.end_step, self.grads = 0, 0, None
-        # The stream DynamicSparseMethod.setup draws, so the mask is SET's and RigL's.
-        self.generator = torch.Generator().manual_seed(
-            int(torch.randint(0, 2**62, (1,), generator=ctx.generator)))
+        self.seed_stream(ctx)  # the stream set and rigl draw their start mask from
 
     def begin_round(self, r: int, model: Any, masks: dict[str, Any] | None,
                     ctx: MethodContext) -> PruneResult:
@@ -54,11 +47,4 @@ class Static(DynamicSparseMethod):
         return result
 
     def due(self, step: int) -> bool:
-        return False
-
-    def after_backward(self, step: int, model: Any) -> None:
-        return None
-
-    def after_step(self, step: int, model: Any, optimizer: Any,
-                   masks: dict[str, Any] | None) -> MaskUpdate | None:
-        return None
+        return False  # never updated: no gradient is read, no mask replaced
